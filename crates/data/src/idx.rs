@@ -1,0 +1,123 @@
+//! IDX files (the MNIST layout): big-endian u32 magic, u32 dimensions, then u8 data.
+//! A path ending in `.gz` must be gzip; anything else is read raw.
+
+use anyhow::{bail, Context, Result};
+use flate2::read::GzDecoder;
+use std::io::Read;
+use std::path::Path;
+
+pub const IMAGES_MAGIC: u32 = 2051;
+pub const LABELS_MAGIC: u32 = 2049;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Images {
+    pub count: usize,
+    pub rows: usize,
+    pub cols: usize,
+    /// `count * rows * cols` pixels, row-major, one image after another.
+    pub pixels: Vec<u8>,
+}
+
+/// The file's bytes, gunzipped when its name ends in `.gz`.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut out = Vec::new();
+        GzDecoder::new(raw.as_slice())
+            .read_to_end(&mut out)
+            .with_context(|| format!("{}: not a valid gzip file despite its .gz name", path.display()))?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+pub fn read_images(path: &Path) -> Result<Images> {
+    parse_images(&read_bytes(path)?).with_context(|| format!("{}: not a valid IDX image file", path.display()))
+}
+
+pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
+    parse_labels(&read_bytes(path)?).with_context(|| format!("{}: not a valid IDX label file", path.display()))
+}
+
+pub fn parse_images(bytes: &[u8]) -> Result<Images> {
+    let dims = header(bytes, IMAGES_MAGIC, 3)?;
+    let (count, rows, cols) = (dims[0], dims[1], dims[2]);
+    if rows == 0 || cols == 0 {
+        bail!("image size {rows}x{cols} is empty");
+    }
+    let pixels = body(bytes, 16, count * rows * cols)?;
+    Ok(Images { count, rows, cols, pixels: pixels.to_vec() })
+}
+
+pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>> {
+    let count = header(bytes, LABELS_MAGIC, 1)?[0];
+    let labels = body(bytes, 8, count)?;
+    if let Some(i) = labels.iter().position(|&l| l > 9) {
+        bail!("label {} at index {i} is outside 0..=9", labels[i]);
+    }
+    Ok(labels.to_vec())
+}
+
+/// Checks the magic number and rank, returns the dimensions.
+fn header(bytes: &[u8], magic: u32, rank: usize) -> Result<Vec<usize>> {
+    let header_len = 4 + 4 * rank;
+    let word = |i: usize| u32::from_be_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap());
+    if bytes.len() < 4 {
+        bail!("file is {} bytes, too short for a magic number", bytes.len());
+    }
+    let found = word(0);
+    if found != magic {
+        let (ty, found_rank) = (found >> 8, found & 0xff);
+        if ty == 0x08 && found_rank as usize != rank {
+            bail!("u8 data of rank {found_rank}, expected rank {rank} (magic {found}, expected {magic})");
+        }
+        bail!("bad magic number {found:#010x}, expected {magic:#010x} ({magic})");
+    }
+    if bytes.len() < header_len {
+        bail!("file is {} bytes, shorter than its {header_len}-byte header", bytes.len());
+    }
+    let dims: Vec<usize> = (1..=rank).map(|i| word(i) as usize).collect();
+    if dims[0] == 0 {
+        bail!("declares 0 items");
+    }
+    Ok(dims)
+}
+
+/// The `expected` data bytes after the header, which must end the file exactly.
+fn body(bytes: &[u8], header_len: usize, expected: usize) -> Result<&[u8]> {
+    let found = bytes.len() - header_len;
+    if found < expected {
+        bail!("truncated: header declares {expected} data bytes, file holds {found}");
+    }
+    if found > expected {
+        bail!("{} trailing bytes after the {expected} data bytes the header declares", found - expected);
+    }
+    Ok(&bytes[header_len..])
+}
+
+/// Images and their labels, checked to agree in count.
+pub fn read_pair(images: &Path, labels: &Path) -> Result<(Images, Vec<u8>)> {
+    let (imgs, labs) = (read_images(images)?, read_labels(labels)?);
+    if imgs.count != labs.len() {
+        bail!(
+            "{} holds {} images but {} holds {} labels",
+            images.display(),
+            imgs.count,
+            labels.display(),
+            labs.len()
+        );
+    }
+    Ok((imgs, labs))
+}
+
+/// Encodes IDX bytes (used to rebuild the canonical files from other carriers, and by tests).
+pub fn encode(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + 4 * dims.len() + data.len());
+    out.extend_from_slice(&magic.to_be_bytes());
+    for d in dims {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+    out.extend_from_slice(data);
+    out
+}
