@@ -47,7 +47,10 @@ impl Dataset {
 
     /// The GAN's training set (SPEC "Data"): train (60k) then test (10k), 70,000 images.
     pub fn gan_training_set(dir: &Path, device: Device) -> Result<Dataset> {
-        let (train, test) = (Dataset::split(dir, Split::Train, device)?, Dataset::split(dir, Split::Test, device)?);
+        let (train, test) = (
+            Dataset::split(dir, Split::Train, device)?,
+            Dataset::split(dir, Split::Test, device)?,
+        );
         Ok(Dataset {
             images: Tensor::cat(&[train.images, test.images], 0),
             labels: Tensor::cat(&[train.labels, test.labels], 0),
@@ -56,7 +59,12 @@ impl Dataset {
 
     /// Scales bytes as `(x - 127.5) / 127.5`, so 0 -> -1 and 255 -> 1 exactly.
     pub fn from_idx(images: &idx::Images, labels: &[u8], device: Device) -> Dataset {
-        let shape = [images.count as i64, 1, images.rows as i64, images.cols as i64];
+        let shape = [
+            images.count as i64,
+            1,
+            images.rows as i64,
+            images.cols as i64,
+        ];
         let x = Tensor::from_slice(&images.pixels).to_kind(Kind::Float);
         let images = ((x - 127.5) / 127.5).view(shape).to(device);
         let labels = Tensor::from_slice(labels).to_kind(Kind::Int64).to(device);
@@ -69,7 +77,10 @@ impl Dataset {
         let mut shape = index.size();
         let x = self.images.index_select(0, &flat);
         shape.extend_from_slice(&x.size()[1..]);
-        (x.view(shape.as_slice()), self.labels.index_select(0, &flat).view_as(index))
+        (
+            x.view(shape.as_slice()),
+            self.labels.index_select(0, &flat).view_as(index),
+        )
     }
 }
 
@@ -85,7 +96,10 @@ impl BatchSampler {
     /// `stream` selects an independent sequence for the same seed (training uses the iteration,
     /// so that a resumed run draws exactly the batches the uninterrupted one would).
     pub fn new(seed: u64, stream: u64, n: usize, batch_size: usize) -> BatchSampler {
-        assert!(batch_size <= n, "batch size {batch_size} exceeds the {n} examples");
+        assert!(
+            batch_size <= n,
+            "batch size {batch_size} exceeds the {n} examples"
+        );
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream);
         BatchSampler { rng, n, batch_size }
@@ -94,8 +108,15 @@ impl BatchSampler {
     /// `count` batches as one int64 tensor `[count, batch_size]` on `device` (one copy for all).
     pub fn batches(&mut self, count: usize, device: Device) -> Tensor {
         let idx: Vec<i64> = (0..count)
-            .flat_map(|_| rand::seq::index::sample(&mut self.rng, self.n, self.batch_size).into_iter().map(|i| i as i64).collect::<Vec<_>>())
+            .flat_map(|_| {
+                rand::seq::index::sample(&mut self.rng, self.n, self.batch_size)
+                    .into_iter()
+                    .map(|i| i as i64)
+                    .collect::<Vec<_>>()
+            })
             .collect();
-        Tensor::from_slice(&idx).view([count as i64, self.batch_size as i64]).to(device)
+        Tensor::from_slice(&idx)
+            .view([count as i64, self.batch_size as i64])
+            .to(device)
     }
 }

@@ -1,1 +1,204 @@
+//! The seed's critic D and generator G (SPEC "Critic D", "Generator G"), on tch.
+//!
+//! Both are written top to bottom in Keras's layer order. Parameters live under stable names
+//! (`critic.conv_1.weight`, `generator.dense_2.bias`, ...) that checkpoints carry.
 
+pub mod device;
+pub mod subpixel;
+
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+pub const Z_SIZE: i64 = 100;
+pub const CLASSES: i64 = 10;
+/// Keras's LeakyReLU default, which the seed uses (tch's default is 0.01).
+pub const LEAKY_SLOPE: f64 = 0.3;
+pub const DROPOUT: f64 = 0.3;
+const CONV_INIT: nn::Init = nn::Init::Randn {
+    mean: 0.0,
+    stdev: 0.02,
+};
+
+/// LeakyReLU with the seed's slope; tch exposes only the 0.01 default.
+pub fn leaky_relu(x: &Tensor) -> Tensor {
+    x.maximum(&(x * LEAKY_SLOPE))
+}
+
+/// Keras's glorot_uniform for a `[fan_a, fan_b]` matrix (symmetric in the two fans).
+fn glorot(fan_a: i64, fan_b: i64) -> nn::Init {
+    let limit = (6.0 / (fan_a + fan_b) as f64).sqrt();
+    nn::Init::Uniform {
+        lo: -limit,
+        up: limit,
+    }
+}
+
+fn conv(p: nn::Path, c_in: i64, c_out: i64, k: i64, padding: i64) -> nn::Conv2D {
+    let cfg = nn::ConvConfig {
+        padding,
+        ws_init: CONV_INIT,
+        bs_init: nn::Init::Const(0.0),
+        ..Default::default()
+    };
+    nn::conv2d(p, c_in, c_out, k, cfg)
+}
+
+fn dense(p: nn::Path, n_in: i64, n_out: i64) -> nn::Linear {
+    let cfg = nn::LinearConfig {
+        ws_init: glorot(n_in, n_out),
+        bs_init: Some(nn::Init::Const(0.0)),
+        bias: true,
+    };
+    nn::linear(p, n_in, n_out, cfg)
+}
+
+/// Called after each named layer of a forward pass with its output (for `summary`).
+pub type Trace<'a> = &'a mut dyn FnMut(&str, &Tensor);
+
+pub struct Critic {
+    conv_1: nn::Conv2D,
+    conv_2: nn::Conv2D,
+    conv_3: nn::Conv2D,
+    conv_4: nn::Conv2D,
+    output_is_fake: nn::Linear,
+    output_class: nn::Linear,
+}
+
+impl Critic {
+    /// Registers the critic's parameters under `critic.*` in `vs`.
+    pub fn new(vs: &nn::VarStore) -> Critic {
+        let p = vs.root() / "critic";
+        Critic {
+            conv_1: conv(&p / "conv_1", 1, 32, 3, 1),
+            conv_2: conv(&p / "conv_2", 32, 64, 3, 1),
+            conv_3: conv(&p / "conv_3", 64, 128, 3, 1),
+            conv_4: conv(&p / "conv_4", 128, 256, 3, 1),
+            output_is_fake: dense(&p / "output_is_fake", 256 * 7 * 7, 1),
+            output_class: dense(&p / "output_class", 256 * 7 * 7, CLASSES),
+        }
+    }
+
+    /// `x [N,1,28,28]` -> (`is_fake [N]`, no activation; class logits `[N,10]`).
+    /// Dropout is active only when `train`.
+    pub fn forward(&self, x: &Tensor, train: bool) -> (Tensor, Tensor) {
+        self.forward_traced(x, train, &mut |_, _| {})
+    }
+
+    pub fn forward_traced(&self, x: &Tensor, train: bool, trace: Trace) -> (Tensor, Tensor) {
+        let mut t = |name: &str, x: Tensor| {
+            trace(name, &x);
+            x
+        };
+        let x = t("conv_1", self.conv_1.forward(x));
+        let x = t("leaky_relu_1", leaky_relu(&x));
+        let x = t("max_pool_1", x.max_pool2d_default(2));
+        let x = t("dropout_1", x.dropout(DROPOUT, train));
+        let x = t("conv_2", self.conv_2.forward(&x));
+        let x = t("leaky_relu_2", leaky_relu(&x)); // the seed's MaxPool(1) here is the identity
+        let x = t("dropout_2", x.dropout(DROPOUT, train));
+        let x = t("conv_3", self.conv_3.forward(&x));
+        let x = t("max_pool_3", x.max_pool2d_default(2));
+        let x = t("leaky_relu_3", leaky_relu(&x));
+        let x = t("dropout_3", x.dropout(DROPOUT, train));
+        let x = t("conv_4", self.conv_4.forward(&x));
+        let x = t("leaky_relu_4", leaky_relu(&x));
+        let x = t("dropout_4", x.dropout(DROPOUT, train));
+        let x = t("flatten", x.flatten(1, -1));
+        let is_fake = t("output_is_fake", self.output_is_fake.forward(&x)).squeeze_dim(1);
+        let class = t("output_class", self.output_class.forward(&x));
+        (is_fake, class)
+    }
+}
+
+/// How G computes "upsample x2 (nearest) then 5x5 same conv": the literal form, or the
+/// equivalent sub-pixel form (see `subpixel`), which does 36% of the multiply-adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upsample {
+    Plain,
+    SubPixel,
+}
+
+pub struct Generator {
+    embedding: nn::Embedding,
+    dense_1: nn::Linear,
+    dense_2: nn::Linear,
+    conv_1: nn::Conv2D,
+    conv_2: nn::Conv2D,
+    conv_out: nn::Conv2D,
+    pub upsample: Upsample,
+}
+
+impl Generator {
+    /// Registers the generator's parameters under `generator.*` in `vs`.
+    pub fn new(vs: &nn::VarStore, upsample: Upsample) -> Generator {
+        let p = vs.root() / "generator";
+        let emb_cfg = nn::EmbeddingConfig {
+            ws_init: glorot(CLASSES, Z_SIZE),
+            ..Default::default()
+        };
+        Generator {
+            embedding: nn::embedding(&p / "embedding", CLASSES, Z_SIZE, emb_cfg),
+            dense_1: dense(&p / "dense_1", Z_SIZE, 1024),
+            dense_2: dense(&p / "dense_2", 1024, 128 * 7 * 7),
+            conv_1: conv(&p / "conv_1", 128, 256, 5, 2),
+            conv_2: conv(&p / "conv_2", 256, 128, 5, 2),
+            conv_out: conv(&p / "conv_out", 128, 1, 2, 0),
+            upsample,
+        }
+    }
+
+    /// `z [N,100]`, `class [N]` int64 -> images `[N,1,28,28]` in (-1,1).
+    pub fn forward(&self, z: &Tensor, class: &Tensor) -> Tensor {
+        self.forward_traced(z, class, &mut |_, _| {})
+    }
+
+    pub fn forward_traced(&self, z: &Tensor, class: &Tensor, trace: Trace) -> Tensor {
+        let mut t = |name: &str, x: Tensor| {
+            trace(name, &x);
+            x
+        };
+        let h = t("embedding", self.embedding.forward(class));
+        let h = t("multiply", z * h);
+        let h = t("dense_1", self.dense_1.forward(&h));
+        let h = t("leaky_relu_1", leaky_relu(&h));
+        let h = t("dense_2", self.dense_2.forward(&h));
+        let h = t("leaky_relu_2", leaky_relu(&h));
+        let h = t("reshape", h.view([-1, 128, 7, 7]));
+        // conv_1, conv_2 rows: nearest x2 upsampling then the 5x5 conv, as one step.
+        let h = t("conv_1", self.up_conv(&h, &self.conv_1));
+        let h = t("leaky_relu_3", leaky_relu(&h));
+        let h = t("conv_2", self.up_conv(&h, &self.conv_2));
+        let h = t("leaky_relu_4", leaky_relu(&h));
+        let h = t("conv_out", conv2x2_same(&h, &self.conv_out));
+        t("tanh", h.tanh())
+    }
+
+    fn up_conv(&self, x: &Tensor, conv: &nn::Conv2D) -> Tensor {
+        match self.upsample {
+            Upsample::Plain => subpixel::plain_upsample_conv5x5(x, &conv.ws, conv.bs.as_ref()),
+            Upsample::SubPixel => subpixel::upsample_conv5x5(x, &conv.ws, conv.bs.as_ref()),
+        }
+    }
+}
+
+/// A 2x2 conv with TensorFlow's "same" rule for even kernels: pad 0 before and 1 after, each axis.
+pub fn conv2x2_same(x: &Tensor, conv: &nn::Conv2D) -> Tensor {
+    conv.forward(&x.constant_pad_nd([0, 1, 0, 1]))
+}
+
+/// Uniform random classes `[n]` and standard normal noise `[n, 100]` on `device`.
+pub fn noise(n: i64, device: tch::Device) -> (Tensor, Tensor) {
+    (
+        Tensor::randn([n, Z_SIZE], (Kind::Float, device)),
+        Tensor::randint(CLASSES, [n], (Kind::Int64, device)),
+    )
+}
+
+/// Number of scalar parameters under a name prefix (`""` for all).
+pub fn parameter_count(vs: &nn::VarStore, prefix: &str) -> i64 {
+    vs.variables()
+        .iter()
+        .filter(|(name, _)| name.starts_with(prefix))
+        .map(|(_, t)| t.numel() as i64)
+        .sum()
+}

@@ -1,0 +1,74 @@
+//! `model summary`: the two networks layer by layer, like Keras's `model.summary()`.
+
+use clap::{Parser, Subcommand};
+use model::{parameter_count, Critic, Generator, Upsample};
+use tch::{nn, Device, Kind, Tensor};
+
+#[derive(Parser)]
+#[command(about = "The seed's WGAN-ACGAN networks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print each network's layers, output shapes and parameter counts, with the totals.
+    Summary,
+}
+
+/// Prints one network's table; `forward` runs it once on a batch of one, tracing each layer.
+fn print_table(title: &str, vs: &nn::VarStore, prefix: &str, forward: impl FnOnce(model::Trace)) {
+    let mut rows = Vec::new();
+    forward(&mut |name, out| rows.push((name.to_string(), out.size())));
+    println!(
+        "{title}\n{:<20} {:<22} {:>12}\n{}",
+        "Layer",
+        "Output shape",
+        "Param #",
+        "=".repeat(56)
+    );
+    for (name, shape) in rows {
+        let params = parameter_count(vs, &format!("{prefix}.{name}."));
+        let dims: Vec<String> = shape[1..].iter().map(|d| d.to_string()).collect();
+        let shape = format!("(None, {})", dims.join(", "));
+        println!("{name:<20} {shape:<22} {params:>12}");
+    }
+    println!(
+        "{}\nTotal params: {}\n",
+        "=".repeat(56),
+        thousands(parameter_count(vs, prefix))
+    );
+}
+
+fn thousands(n: i64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn main() {
+    let Command::Summary = Cli::parse().command;
+    let _no_grad = tch::no_grad_guard();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let critic = Critic::new(&vs);
+    print_table("Critic D", &vs, "critic", |trace| {
+        let _ = critic.forward_traced(
+            &Tensor::zeros([1, 1, 28, 28], (Kind::Float, Device::Cpu)),
+            false,
+            trace,
+        );
+    });
+    let vs = nn::VarStore::new(Device::Cpu);
+    let generator = Generator::new(&vs, Upsample::Plain);
+    print_table("Generator G", &vs, "generator", |trace| {
+        let (z, c) = model::noise(1, Device::Cpu);
+        let _ = generator.forward_traced(&z, &c, trace);
+    });
+}
