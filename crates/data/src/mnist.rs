@@ -40,29 +40,17 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 impl MnistFile {
     /// The file in `dir`, raw or gzipped (raw preferred), if either exists.
     pub fn find(&self, dir: &Path) -> Option<PathBuf> {
-        [self.name.to_string(), format!("{}.gz", self.name)]
-            .into_iter()
-            .map(|n| dir.join(n))
-            .find(|p| p.is_file())
+        [self.name.to_string(), format!("{}.gz", self.name)].into_iter().map(|n| dir.join(n)).find(|p| p.is_file())
     }
 
     /// Ok when `bytes` (uncompressed) are exactly this file.
     pub fn check(&self, bytes: &[u8]) -> Result<()> {
         if bytes.len() != self.bytes {
-            bail!(
-                "{} is {} bytes, expected {}",
-                self.name,
-                bytes.len(),
-                self.bytes
-            );
+            bail!("{} is {} bytes, expected {}", self.name, bytes.len(), self.bytes);
         }
         let digest = sha256_hex(bytes);
         if digest != self.sha256 {
-            bail!(
-                "{}: SHA-256 {digest} does not match the canonical {}",
-                self.name,
-                self.sha256
-            );
+            bail!("{}: SHA-256 {digest} does not match the canonical {}", self.name, self.sha256);
         }
         Ok(())
     }
@@ -70,26 +58,17 @@ impl MnistFile {
     /// Verifies the copy in `dir`; the error names the file and what is wrong.
     pub fn verify_in(&self, dir: &Path) -> Result<PathBuf> {
         let Some(path) = self.find(dir) else {
-            bail!(
-                "{}: missing (neither {0} nor {0}.gz in {})",
-                self.name,
-                dir.display()
-            );
+            bail!("{}: missing (neither {0} nor {0}.gz in {})", self.name, dir.display());
         };
         let bytes = idx::read_bytes(&path)?;
-        self.check(&bytes)
-            .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
+        self.check(&bytes).map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
         Ok(path)
     }
 }
 
 /// Verifies all four files, for use before training; the error lists every failure and the fix.
 pub fn verify_dir(dir: &Path) -> Result<()> {
-    let failures: Vec<String> = FILES
-        .iter()
-        .filter_map(|f| f.verify_in(dir).err())
-        .map(|e| format!("{e:#}"))
-        .collect();
+    let failures: Vec<String> = FILES.iter().filter_map(|f| f.verify_in(dir).err()).map(|e| format!("{e:#}")).collect();
     if !failures.is_empty() {
         bail!(
             "MNIST in {} does not verify:\n  {}\nRun `cargo run --release -p data -- fetch --dir {}` (or scripts/setup).",

@@ -4,7 +4,8 @@ use data::{carrier, idx};
 
 /// A protocol-2 pickle of one numpy array's raw buffer, in the opcodes mnist.pkl uses.
 fn array(raw: &[u8], dtype: &str, shape: &[u32]) -> Vec<u8> {
-    let mut p = b"cnumpy.core.multiarray\n_reconstruct\nq\x01cnumpy\nndarray\nq\x02K\x00\x85U\x01b\x87Rq\x03(K\x01".to_vec();
+    let mut p =
+        b"cnumpy.core.multiarray\n_reconstruct\nq\x01cnumpy\nndarray\nq\x02K\x00\x85U\x01b\x87Rq\x03(K\x01".to_vec();
     for &d in shape {
         p.push(b'M');
         p.extend_from_slice(&(d as u16).to_le_bytes());
@@ -13,9 +14,7 @@ fn array(raw: &[u8], dtype: &str, shape: &[u32]) -> Vec<u8> {
     p.extend_from_slice(b"cnumpy\ndtype\nq\x04U");
     p.push(dtype.len() as u8);
     p.extend_from_slice(dtype.as_bytes());
-    p.extend_from_slice(
-        b"K\x00K\x01\x87Rq\x05(K\x03U\x01<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89T",
-    );
+    p.extend_from_slice(b"K\x00K\x01\x87Rq\x05(K\x03U\x01<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89T");
     p.extend_from_slice(&(raw.len() as u32).to_le_bytes());
     p.extend_from_slice(raw);
     p.extend_from_slice(b"tb");
@@ -24,22 +23,11 @@ fn array(raw: &[u8], dtype: &str, shape: &[u32]) -> Vec<u8> {
 
 fn split(n: usize, first_label: i64) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let pixels: Vec<u8> = (0..n * 784).map(|i| (i % 256) as u8).collect();
-    let floats: Vec<u8> = pixels
-        .iter()
-        .flat_map(|&b| (b as f32 / 256.0).to_le_bytes())
-        .collect();
-    let labels: Vec<u8> = (0..n as i64)
-        .flat_map(|i| ((first_label + i) % 10).to_le_bytes())
-        .collect();
+    let floats: Vec<u8> = pixels.iter().flat_map(|&b| (b as f32 / 256.0).to_le_bytes()).collect();
+    let labels: Vec<u8> = (0..n as i64).flat_map(|i| ((first_label + i) % 10).to_le_bytes()).collect();
     let mut p = array(&floats, "f4", &[n as u32, 784]);
     p.extend(array(&labels, "i8", &[n as u32]));
-    (
-        p,
-        pixels,
-        (0..n as i64)
-            .map(|i| ((first_label + i) % 10) as u8)
-            .collect(),
-    )
+    (p, pixels, (0..n as i64).map(|i| ((first_label + i) % 10) as u8).collect())
 }
 
 fn pickle(parts: &[&[u8]]) -> Vec<u8> {
@@ -56,8 +44,7 @@ fn rebuilds_idx_files_train_then_valid_then_test() {
     let (train, train_x, train_y) = split(3, 0);
     let (valid, valid_x, valid_y) = split(2, 5);
     let (test, test_x, test_y) = split(1, 9);
-    let [tx, ty, sx, sy] =
-        carrier::idx_files_from_pickle(&pickle(&[&train, &valid, &test])).unwrap();
+    let [tx, ty, sx, sy] = carrier::idx_files_from_pickle(&pickle(&[&train, &valid, &test])).unwrap();
     let images = idx::parse_images(&tx).unwrap();
     assert_eq!((images.count, images.rows, images.cols), (5, 28, 28));
     assert_eq!(images.pixels, [train_x, valid_x].concat());
@@ -69,23 +56,11 @@ fn rebuilds_idx_files_train_then_valid_then_test() {
 #[test]
 fn rejects_unknown_opcodes_and_wrong_array_counts() {
     let (train, ..) = split(1, 0);
-    let msg = format!(
-        "{:#}",
-        carrier::idx_files_from_pickle(&pickle(&[&train])).unwrap_err()
-    );
-    assert!(
-        msg.contains("expected 6 arrays, ") || msg.contains("found 2"),
-        "{msg}"
-    );
-    let msg = format!(
-        "{:#}",
-        carrier::idx_files_from_pickle(&[0x80, 2, b'X', b'.']).unwrap_err()
-    );
+    let msg = format!("{:#}", carrier::idx_files_from_pickle(&pickle(&[&train])).unwrap_err());
+    assert!(msg.contains("expected 6 arrays, ") || msg.contains("found 2"), "{msg}");
+    let msg = format!("{:#}", carrier::idx_files_from_pickle(&[0x80, 2, b'X', b'.']).unwrap_err());
     assert!(msg.contains("opcode 0x58"), "{msg}");
-    let msg = format!(
-        "{:#}",
-        carrier::idx_files_from_pickle(&[0x80, 2, b'T', 9, 0, 0, 0, 1]).unwrap_err()
-    );
+    let msg = format!("{:#}", carrier::idx_files_from_pickle(&[0x80, 2, b'T', 9, 0, 0, 0, 1]).unwrap_err());
     assert!(msg.contains("ends inside an opcode"), "{msg}");
 }
 
@@ -95,9 +70,6 @@ fn rejects_pixels_that_are_not_bytes() {
     let mut bad = array(&floats, "f4", &[1, 784]);
     bad.extend(array(&0i64.to_le_bytes(), "i8", &[1]));
     let (ok, ..) = split(1, 0);
-    let msg = format!(
-        "{:#}",
-        carrier::idx_files_from_pickle(&pickle(&[&bad, &ok, &ok])).unwrap_err()
-    );
+    let msg = format!("{:#}", carrier::idx_files_from_pickle(&pickle(&[&bad, &ok, &ok])).unwrap_err());
     assert!(msg.contains("is not a byte"), "{msg}");
 }

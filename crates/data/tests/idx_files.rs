@@ -29,11 +29,7 @@ fn labels_bytes(labels: &[u8]) -> Vec<u8> {
 fn error_of(name: &str, bytes: &[u8], images: bool) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), name, bytes);
-    let err = if images {
-        idx::read_images(&path).err()
-    } else {
-        idx::read_labels(&path).err()
-    };
+    let err = if images { idx::read_images(&path).err() } else { idx::read_labels(&path).err() };
     let msg = format!("{:#}", err.expect("malformed file was accepted"));
     assert!(msg.contains(name), "error does not name the file: {msg}");
     msg
@@ -50,11 +46,7 @@ fn valid_files_read_back_raw_and_gzipped() {
     assert_eq!(x, xz);
     let (imgs, labs) = idx::read_pair(
         &dir.path().join("x-idx3-ubyte"),
-        &write(
-            dir.path(),
-            "y-idx1-ubyte.gz",
-            &gzip(&labels_bytes(&[0, 9, 3, 3, 1])),
-        ),
+        &write(dir.path(), "y-idx1-ubyte.gz", &gzip(&labels_bytes(&[0, 9, 3, 3, 1]))),
     )
     .unwrap();
     assert_eq!((imgs.count, labs), (5, vec![0, 9, 3, 3, 1]));
@@ -87,9 +79,7 @@ fn truncated_data() {
 
 #[test]
 fn truncated_header() {
-    assert!(
-        error_of("img", &images_bytes(3)[..10], true).contains("shorter than its 16-byte header")
-    );
+    assert!(error_of("img", &images_bytes(3)[..10], true).contains("shorter than its 16-byte header"));
 }
 
 #[test]
@@ -138,17 +128,11 @@ fn count_mismatch_between_images_and_labels() {
     let x = write(dir.path(), "x", &images_bytes(3));
     let y = write(dir.path(), "y", &labels_bytes(&[1, 2]));
     let msg = format!("{:#}", idx::read_pair(&x, &y).unwrap_err());
-    assert!(
-        msg.contains("3 images") && msg.contains("2 labels"),
-        "{msg}"
-    );
+    assert!(msg.contains("3 images") && msg.contains("2 labels"), "{msg}");
 }
 
 #[test]
 fn missing_file_is_named() {
-    let msg = format!(
-        "{:#}",
-        idx::read_labels(Path::new("/nonexistent/lab")).unwrap_err()
-    );
+    let msg = format!("{:#}", idx::read_labels(Path::new("/nonexistent/lab")).unwrap_err());
     assert!(msg.contains("/nonexistent/lab"), "{msg}");
 }

@@ -6,21 +6,12 @@ use tch::{Device, Kind, Tensor};
 
 fn mnist_dir() -> PathBuf {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist"));
-    assert!(
-        dir.is_dir(),
-        "{} is missing: run scripts/setup first",
-        dir.display()
-    );
+    assert!(dir.is_dir(), "{} is missing: run scripts/setup first", dir.display());
     dir
 }
 
 fn offline(dir: PathBuf, from: Option<PathBuf>) -> fetch::Options {
-    fetch::Options {
-        dir,
-        from,
-        wheel: None,
-        offline: true,
-    }
+    fetch::Options { dir, from, wheel: None, offline: true }
 }
 
 #[test]
@@ -28,10 +19,7 @@ fn gan_training_set_is_70k_scaled_to_unit_range() {
     let set = Dataset::gan_training_set(&mnist_dir(), Device::Cpu).unwrap();
     assert_eq!(set.images.size(), [70_000, 1, 28, 28]);
     assert_eq!(set.labels.size(), [70_000]);
-    assert_eq!(
-        (set.images.kind(), set.labels.kind()),
-        (Kind::Float, Kind::Int64)
-    );
+    assert_eq!((set.images.kind(), set.labels.kind()), (Kind::Float, Kind::Int64));
     assert_eq!(set.images.min().double_value(&[]), -1.0);
     assert_eq!(set.images.max().double_value(&[]), 1.0);
     // Train comes first, test after: the last 10k are the test split.
@@ -43,10 +31,7 @@ fn gan_training_set_is_70k_scaled_to_unit_range() {
 fn train_label_class_counts_are_canonical() {
     let train = Dataset::split(&mnist_dir(), Split::Train, Device::Cpu).unwrap();
     let counts = Vec::<i64>::try_from(train.labels.bincount::<Tensor>(None, 10)).unwrap();
-    assert_eq!(
-        counts,
-        [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
-    );
+    assert_eq!(counts, [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
 }
 
 #[test]
@@ -61,21 +46,10 @@ fn flipped_byte_fails_verification_naming_the_file() {
     bytes[5000] ^= 1;
     std::fs::write(&victim, bytes).unwrap();
     let msg = format!("{:#}", mnist::verify_dir(copy.path()).unwrap_err());
-    assert!(
-        msg.contains("t10k-labels-idx1-ubyte") && msg.contains("SHA-256"),
-        "{msg}"
-    );
-    assert!(
-        !msg.contains("train-images"),
-        "only the damaged file is reported: {msg}"
-    );
+    assert!(msg.contains("t10k-labels-idx1-ubyte") && msg.contains("SHA-256"), "{msg}");
+    assert!(!msg.contains("train-images"), "only the damaged file is reported: {msg}");
     // The loaders refuse it too, naming the file.
-    let msg = format!(
-        "{:#}",
-        Dataset::split(copy.path(), Split::Test, Device::Cpu)
-            .err()
-            .unwrap()
-    );
+    let msg = format!("{:#}", Dataset::split(copy.path(), Split::Test, Device::Cpu).err().unwrap());
     assert!(msg.contains("t10k-labels-idx1-ubyte"), "{msg}");
 }
 
@@ -86,34 +60,17 @@ fn fetch_from_local_gz_dir_verifies_and_keeps_good_files() {
         let raw = std::fs::read(mnist_dir().join(f.name)).unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, &raw).unwrap();
-        std::fs::write(
-            src.path().join(format!("{}.gz", f.name)),
-            gz.finish().unwrap(),
-        )
-        .unwrap();
+        std::fs::write(src.path().join(format!("{}.gz", f.name)), gz.finish().unwrap()).unwrap();
     }
     let dest = tempfile::tempdir().unwrap();
-    let served = fetch::fetch(&offline(
-        dest.path().to_path_buf(),
-        Some(src.path().to_path_buf()),
-    ))
-    .unwrap();
+    let served = fetch::fetch(&offline(dest.path().to_path_buf(), Some(src.path().to_path_buf()))).unwrap();
     assert!(served.contains("local directory"), "{served}");
     mnist::verify_dir(dest.path()).unwrap();
     // A second fetch keeps the files (same inode, no rewrite), even when the source has gone bad.
-    let ino =
-        |p: &std::path::Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let ino = |p: &std::path::Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
     let before = ino(&dest.path().join(mnist::TRAIN_IMAGES.name));
-    std::fs::write(
-        src.path().join(format!("{}.gz", mnist::TRAIN_IMAGES.name)),
-        b"garbage",
-    )
-    .unwrap();
-    let served = fetch::fetch(&offline(
-        dest.path().to_path_buf(),
-        Some(src.path().to_path_buf()),
-    ))
-    .unwrap();
+    std::fs::write(src.path().join(format!("{}.gz", mnist::TRAIN_IMAGES.name)), b"garbage").unwrap();
+    let served = fetch::fetch(&offline(dest.path().to_path_buf(), Some(src.path().to_path_buf()))).unwrap();
     assert!(served.contains("already present"), "{served}");
     assert_eq!(before, ino(&dest.path().join(mnist::TRAIN_IMAGES.name)));
 }
@@ -121,38 +78,18 @@ fn fetch_from_local_gz_dir_verifies_and_keeps_good_files() {
 #[test]
 fn fetch_from_bad_source_writes_nothing_and_lists_routes() {
     let src = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        mnist_dir().join(mnist::TRAIN_LABELS.name),
-        src.path().join(mnist::TRAIN_LABELS.name),
-    )
-    .unwrap();
+    std::fs::copy(mnist_dir().join(mnist::TRAIN_LABELS.name), src.path().join(mnist::TRAIN_LABELS.name)).unwrap();
     let mut bad = std::fs::read(mnist_dir().join(mnist::TEST_LABELS.name)).unwrap();
     bad[100] ^= 0xff;
     std::fs::write(src.path().join(mnist::TEST_LABELS.name), bad).unwrap();
     let dest = tempfile::tempdir().unwrap();
-    let msg = format!(
-        "{:#}",
-        fetch::fetch(&offline(
-            dest.path().to_path_buf(),
-            Some(src.path().to_path_buf())
-        ))
-        .unwrap_err()
-    );
-    assert!(
-        msg.contains("local directory") && msg.contains("Routes tried"),
-        "{msg}"
-    );
+    let msg =
+        format!("{:#}", fetch::fetch(&offline(dest.path().to_path_buf(), Some(src.path().to_path_buf()))).unwrap_err());
+    assert!(msg.contains("local directory") && msg.contains("Routes tried"), "{msg}");
     // Only verified files get a final name; no temporary file is left behind.
-    let names: Vec<String> = std::fs::read_dir(dest.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    assert!(
-        names
-            .iter()
-            .all(|n| n == mnist::TRAIN_IMAGES.name || n == mnist::TRAIN_LABELS.name),
-        "{names:?}"
-    );
+    let names: Vec<String> =
+        std::fs::read_dir(dest.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(names.iter().all(|n| n == mnist::TRAIN_IMAGES.name || n == mnist::TRAIN_LABELS.name), "{names:?}");
     assert!(!names.iter().any(|n| n == mnist::TEST_LABELS.name));
 }
 

@@ -18,11 +18,7 @@ impl DeviceArgs {
         if self.cpu {
             return Ok(Device::Cpu);
         }
-        let seen = if Cuda::is_available() {
-            Cuda::device_count()
-        } else {
-            0
-        };
+        let seen = if Cuda::is_available() { Cuda::device_count() } else { 0 };
         match self.gpu {
             Some(n) if seen == 0 => {
                 bail!("--gpu {n}: CUDA is not available to this libtorch (it sees 0 CUDA devices); use --cpu")

@@ -3,21 +3,20 @@
 //! Both are written top to bottom in Keras's layer order. Parameters live under stable names
 //! (`critic.conv_1.weight`, `generator.dense_2.bias`, ...) that checkpoints carry.
 
+pub mod checkpoint;
 pub mod device;
 pub mod subpixel;
 
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
+/// The seed's latent size (`--z-size` may change it).
 pub const Z_SIZE: i64 = 100;
 pub const CLASSES: i64 = 10;
 /// Keras's LeakyReLU default, which the seed uses (tch's default is 0.01).
 pub const LEAKY_SLOPE: f64 = 0.3;
 pub const DROPOUT: f64 = 0.3;
-const CONV_INIT: nn::Init = nn::Init::Randn {
-    mean: 0.0,
-    stdev: 0.02,
-};
+const CONV_INIT: nn::Init = nn::Init::Randn { mean: 0.0, stdev: 0.02 };
 
 /// LeakyReLU with the seed's slope; tch exposes only the 0.01 default.
 pub fn leaky_relu(x: &Tensor) -> Tensor {
@@ -27,28 +26,16 @@ pub fn leaky_relu(x: &Tensor) -> Tensor {
 /// Keras's glorot_uniform for a `[fan_a, fan_b]` matrix (symmetric in the two fans).
 fn glorot(fan_a: i64, fan_b: i64) -> nn::Init {
     let limit = (6.0 / (fan_a + fan_b) as f64).sqrt();
-    nn::Init::Uniform {
-        lo: -limit,
-        up: limit,
-    }
+    nn::Init::Uniform { lo: -limit, up: limit }
 }
 
 fn conv(p: nn::Path, c_in: i64, c_out: i64, k: i64, padding: i64) -> nn::Conv2D {
-    let cfg = nn::ConvConfig {
-        padding,
-        ws_init: CONV_INIT,
-        bs_init: nn::Init::Const(0.0),
-        ..Default::default()
-    };
+    let cfg = nn::ConvConfig { padding, ws_init: CONV_INIT, bs_init: nn::Init::Const(0.0), ..Default::default() };
     nn::conv2d(p, c_in, c_out, k, cfg)
 }
 
 fn dense(p: nn::Path, n_in: i64, n_out: i64) -> nn::Linear {
-    let cfg = nn::LinearConfig {
-        ws_init: glorot(n_in, n_out),
-        bs_init: Some(nn::Init::Const(0.0)),
-        bias: true,
-    };
+    let cfg = nn::LinearConfig { ws_init: glorot(n_in, n_out), bs_init: Some(nn::Init::Const(0.0)), bias: true };
     nn::linear(p, n_in, n_out, cfg)
 }
 
@@ -130,15 +117,12 @@ pub struct Generator {
 
 impl Generator {
     /// Registers the generator's parameters under `generator.*` in `vs`.
-    pub fn new(vs: &nn::VarStore, upsample: Upsample) -> Generator {
+    pub fn new(vs: &nn::VarStore, z_size: i64, upsample: Upsample) -> Generator {
         let p = vs.root() / "generator";
-        let emb_cfg = nn::EmbeddingConfig {
-            ws_init: glorot(CLASSES, Z_SIZE),
-            ..Default::default()
-        };
+        let emb_cfg = nn::EmbeddingConfig { ws_init: glorot(CLASSES, z_size), ..Default::default() };
         Generator {
-            embedding: nn::embedding(&p / "embedding", CLASSES, Z_SIZE, emb_cfg),
-            dense_1: dense(&p / "dense_1", Z_SIZE, 1024),
+            embedding: nn::embedding(&p / "embedding", CLASSES, z_size, emb_cfg),
+            dense_1: dense(&p / "dense_1", z_size, 1024),
             dense_2: dense(&p / "dense_2", 1024, 128 * 7 * 7),
             conv_1: conv(&p / "conv_1", 128, 256, 5, 2),
             conv_2: conv(&p / "conv_2", 256, 128, 5, 2),
@@ -186,19 +170,12 @@ pub fn conv2x2_same(x: &Tensor, conv: &nn::Conv2D) -> Tensor {
     conv.forward(&x.constant_pad_nd([0, 1, 0, 1]))
 }
 
-/// Uniform random classes `[n]` and standard normal noise `[n, 100]` on `device`.
-pub fn noise(n: i64, device: tch::Device) -> (Tensor, Tensor) {
-    (
-        Tensor::randn([n, Z_SIZE], (Kind::Float, device)),
-        Tensor::randint(CLASSES, [n], (Kind::Int64, device)),
-    )
+/// Standard normal noise `[n, z_size]` and uniform random classes `[n]` on `device`.
+pub fn noise(n: i64, z_size: i64, device: tch::Device) -> (Tensor, Tensor) {
+    (Tensor::randn([n, z_size], (Kind::Float, device)), Tensor::randint(CLASSES, [n], (Kind::Int64, device)))
 }
 
 /// Number of scalar parameters under a name prefix (`""` for all).
 pub fn parameter_count(vs: &nn::VarStore, prefix: &str) -> i64 {
-    vs.variables()
-        .iter()
-        .filter(|(name, _)| name.starts_with(prefix))
-        .map(|(_, t)| t.numel() as i64)
-        .sum()
+    vs.variables().iter().filter(|(name, _)| name.starts_with(prefix)).map(|(_, t)| t.numel() as i64).sum()
 }

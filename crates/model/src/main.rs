@@ -21,24 +21,14 @@ enum Command {
 fn print_table(title: &str, vs: &nn::VarStore, prefix: &str, forward: impl FnOnce(model::Trace)) {
     let mut rows = Vec::new();
     forward(&mut |name, out| rows.push((name.to_string(), out.size())));
-    println!(
-        "{title}\n{:<20} {:<22} {:>12}\n{}",
-        "Layer",
-        "Output shape",
-        "Param #",
-        "=".repeat(56)
-    );
+    println!("{title}\n{:<20} {:<22} {:>12}\n{}", "Layer", "Output shape", "Param #", "=".repeat(56));
     for (name, shape) in rows {
         let params = parameter_count(vs, &format!("{prefix}.{name}."));
         let dims: Vec<String> = shape[1..].iter().map(|d| d.to_string()).collect();
         let shape = format!("(None, {})", dims.join(", "));
         println!("{name:<20} {shape:<22} {params:>12}");
     }
-    println!(
-        "{}\nTotal params: {}\n",
-        "=".repeat(56),
-        thousands(parameter_count(vs, prefix))
-    );
+    println!("{}\nTotal params: {}\n", "=".repeat(56), thousands(parameter_count(vs, prefix)));
 }
 
 fn thousands(n: i64) -> String {
@@ -59,16 +49,12 @@ fn main() {
     let vs = nn::VarStore::new(Device::Cpu);
     let critic = Critic::new(&vs);
     print_table("Critic D", &vs, "critic", |trace| {
-        let _ = critic.forward_traced(
-            &Tensor::zeros([1, 1, 28, 28], (Kind::Float, Device::Cpu)),
-            false,
-            trace,
-        );
+        let _ = critic.forward_traced(&Tensor::zeros([1, 1, 28, 28], (Kind::Float, Device::Cpu)), false, trace);
     });
     let vs = nn::VarStore::new(Device::Cpu);
-    let generator = Generator::new(&vs, Upsample::Plain);
+    let generator = Generator::new(&vs, model::Z_SIZE, Upsample::Plain);
     print_table("Generator G", &vs, "generator", |trace| {
-        let (z, c) = model::noise(1, Device::Cpu);
+        let (z, c) = model::noise(1, model::Z_SIZE, Device::Cpu);
         let _ = generator.forward_traced(&z, &c, trace);
     });
 }

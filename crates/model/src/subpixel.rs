@@ -15,8 +15,7 @@ use tch::Tensor;
 /// The literal form: nearest x2 upsampling followed by a 5x5 conv with padding 2.
 pub fn plain_upsample_conv5x5(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
     let (h, w) = (x.size()[2], x.size()[3]);
-    x.upsample_nearest2d([2 * h, 2 * w], None, None)
-        .conv2d(weight, bias, [1, 1], [2, 2], [1, 1], 1)
+    x.upsample_nearest2d([2 * h, 2 * w], None, None).conv2d(weight, bias, [1, 1], [2, 2], [1, 1], 1)
 }
 
 /// `F[a][p][k]`: how 5x5 tap `k` contributes to 3x3 tap `p` for output phase `a`.
@@ -26,10 +25,7 @@ fn fold_matrix(like: &Tensor) -> Tensor {
         1., 1., 0., 0., 0.,   0., 0., 1., 1., 0.,   0., 0., 0., 0., 1.,
         1., 0., 0., 0., 0.,   0., 1., 1., 0., 0.,   0., 0., 0., 1., 1.,
     ];
-    Tensor::from_slice(&f)
-        .view([2, 3, 5])
-        .to_kind(like.kind())
-        .to_device(like.device())
+    Tensor::from_slice(&f).view([2, 3, 5]).to_kind(like.kind()).to_device(like.device())
 }
 
 /// The 3x3 kernels of the four phases, `[C_out*4, C_in, 3, 3]` in pixel_shuffle's channel order
@@ -37,24 +33,11 @@ fn fold_matrix(like: &Tensor) -> Tensor {
 pub fn folded_kernel(weight: &Tensor) -> Tensor {
     let (c_out, c_in) = (weight.size()[0], weight.size()[1]);
     let f = fold_matrix(weight);
-    Tensor::einsum("apk,bql,oikl->oabipq", &[&f, &f, weight], None::<&[i64]>).reshape([
-        c_out * 4,
-        c_in,
-        3,
-        3,
-    ])
+    Tensor::einsum("apk,bql,oikl->oabipq", &[&f, &f, weight], None::<&[i64]>).reshape([c_out * 4, c_in, 3, 3])
 }
 
 /// Same function as `plain_upsample_conv5x5`, computed on the small map.
 pub fn upsample_conv5x5(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
     let bias = bias.map(|b| b.repeat_interleave_self_int(4, 0, None));
-    x.conv2d(
-        &folded_kernel(weight),
-        bias.as_ref(),
-        [1, 1],
-        [1, 1],
-        [1, 1],
-        1,
-    )
-    .pixel_shuffle(2)
+    x.conv2d(&folded_kernel(weight), bias.as_ref(), [1, 1], [1, 1], [1, 1], 1).pixel_shuffle(2)
 }

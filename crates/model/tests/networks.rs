@@ -11,14 +11,12 @@ fn critic() -> (nn::VarStore, Critic) {
 
 fn generator(upsample: Upsample) -> (nn::VarStore, Generator) {
     let vs = nn::VarStore::new(Device::Cpu);
-    let g = Generator::new(&vs, upsample);
+    let g = Generator::new(&vs, model::Z_SIZE, upsample);
     (vs, g)
 }
 
 fn var(vs: &nn::VarStore, name: &str) -> Tensor {
-    vs.variables()
-        .remove(name)
-        .unwrap_or_else(|| panic!("no variable {name}"))
+    vs.variables().remove(name).unwrap_or_else(|| panic!("no variable {name}"))
 }
 
 #[test]
@@ -31,21 +29,14 @@ fn parameter_totals_match_the_spec() {
     assert_eq!(parameter_count(&vs, "generator.dense_2."), 6_428_800);
     let mut names: Vec<String> = vs.variables().into_keys().collect();
     names.sort();
-    assert_eq!(
-        names[..3],
-        [
-            "generator.conv_1.bias",
-            "generator.conv_1.weight",
-            "generator.conv_2.bias"
-        ]
-    );
+    assert_eq!(names[..3], ["generator.conv_1.bias", "generator.conv_1.weight", "generator.conv_2.bias"]);
 }
 
 #[test]
 fn shapes_and_ranges() {
     tch::manual_seed(1);
     let (_, g) = generator(Upsample::SubPixel);
-    let (z, c) = model::noise(6, Device::Cpu);
+    let (z, c) = model::noise(6, model::Z_SIZE, Device::Cpu);
     let x = g.forward(&z, &c);
     assert_eq!(x.size(), [6, 1, 28, 28]);
     assert!(x.abs().max().double_value(&[]) < 1.0);
@@ -58,16 +49,7 @@ fn shapes_and_ranges() {
 fn conv2x2_same_pads_after_like_tensorflow() {
     tch::manual_seed(2);
     let vs = nn::VarStore::new(Device::Cpu);
-    let conv = nn::conv2d(
-        vs.root(),
-        3,
-        2,
-        2,
-        nn::ConvConfig {
-            bs_init: nn::Init::Const(0.5),
-            ..Default::default()
-        },
-    );
+    let conv = nn::conv2d(vs.root(), 3, 2, 2, nn::ConvConfig { bs_init: nn::Init::Const(0.5), ..Default::default() });
     let x = Tensor::randn([1, 3, 5, 5], (Kind::Float, Device::Cpu));
     let y = model::conv2x2_same(&x, &conv);
     assert_eq!(y.size(), [1, 2, 5, 5]);
@@ -75,10 +57,8 @@ fn conv2x2_same_pads_after_like_tensorflow() {
     let sym = x.conv2d(&conv.ws, conv.bs.as_ref(), [1, 1], [1, 1], [1, 1], 1);
     assert!(y.allclose(&sym.narrow(2, 1, 5).narrow(3, 1, 5), 1e-6, 1e-6, false));
     // Bottom-right corner by hand: only the kernel's top-left tap sees data.
-    let by_hand = (x.narrow(2, 4, 1).narrow(3, 4, 1).squeeze()
-        * conv.ws.get(1).select(1, 0).select(1, 0))
-    .sum(Kind::Float)
-        + 0.5;
+    let by_hand =
+        (x.narrow(2, 4, 1).narrow(3, 4, 1).squeeze() * conv.ws.get(1).select(1, 0).select(1, 0)).sum(Kind::Float) + 0.5;
     assert!((y.double_value(&[0, 1, 4, 4]) - by_hand.double_value(&[])).abs() < 1e-6);
 }
 
@@ -103,10 +83,7 @@ fn class_input_changes_the_image() {
     let z = Tensor::randn([1, 100], (Kind::Float, Device::Cpu)).repeat([10, 1]);
     let x = g.forward(&z, &Tensor::arange(10, (Kind::Int64, Device::Cpu)));
     for k in 1..10 {
-        assert!(
-            (x.get(0) - x.get(k)).abs().max().double_value(&[]) > 1e-6,
-            "class {k} gives class 0's image"
-        );
+        assert!((x.get(0) - x.get(k)).abs().max().double_value(&[]) > 1e-6, "class {k} gives class 0's image");
     }
 }
 
@@ -128,27 +105,14 @@ fn initial_weights_follow_their_initialisers() {
         let w = var(vs, name);
         let limit = f64::sqrt(6.0 / (fan_in + fan_out));
         let max = w.abs().max().double_value(&[]);
-        assert!(
-            max <= limit && max > 0.95 * limit,
-            "{name}: max {max}, limit {limit}"
-        );
+        assert!(max <= limit && max > 0.95 * limit, "{name}: max {max}, limit {limit}");
         let std = w.std(true).double_value(&[]);
-        assert!(
-            (std / (limit / 3f64.sqrt()) - 1.0).abs() < 0.05,
-            "{name}: std {std}"
-        );
+        assert!((std / (limit / 3f64.sqrt()) - 1.0).abs() < 0.05, "{name}: std {std}");
     }
-    for name in [
-        "generator.dense_1.bias",
-        "generator.conv_out.bias",
-        "critic.conv_4.bias",
-        "critic.output_is_fake.bias",
-    ] {
-        let b = if name.starts_with("critic") {
-            var(&vs_d, name)
-        } else {
-            var(&vs, name)
-        };
+    for name in
+        ["generator.dense_1.bias", "generator.conv_out.bias", "critic.conv_4.bias", "critic.output_is_fake.bias"]
+    {
+        let b = if name.starts_with("critic") { var(&vs_d, name) } else { var(&vs, name) };
         assert_eq!(b.abs().max().double_value(&[]), 0.0, "{name}");
     }
 }
@@ -159,7 +123,7 @@ fn generator_upsample_forms_agree() {
     let (vs_plain, plain) = generator(Upsample::Plain);
     let (mut vs_fast, fast) = generator(Upsample::SubPixel);
     vs_fast.copy(&vs_plain).unwrap();
-    let (z, c) = model::noise(8, Device::Cpu);
+    let (z, c) = model::noise(8, model::Z_SIZE, Device::Cpu);
     let (a, b) = (plain.forward(&z, &c), fast.forward(&z, &c));
     assert!((a - b).abs().max().double_value(&[]) < 1e-5);
 }

@@ -9,7 +9,7 @@ fn same_seed_same_initial_weights() {
     let weights = |seed| {
         tch::manual_seed(seed);
         let vs = nn::VarStore::new(Device::Cpu);
-        Generator::new(&vs, Upsample::SubPixel);
+        Generator::new(&vs, model::Z_SIZE, Upsample::SubPixel);
         let vs_d = nn::VarStore::new(Device::Cpu);
         Critic::new(&vs_d);
         (

@@ -5,13 +5,7 @@ use model::subpixel::{plain_upsample_conv5x5, upsample_conv5x5};
 use tch::{Device, Kind, Tensor};
 
 /// Max abs difference of outputs and of the three gradients, each divided by `scale(reference)`.
-fn max_differences(
-    kind: Kind,
-    c_in: i64,
-    c_out: i64,
-    hw: i64,
-    scale: fn(&Tensor) -> f64,
-) -> [f64; 4] {
+fn max_differences(kind: Kind, c_in: i64, c_out: i64, hw: i64, scale: fn(&Tensor) -> f64) -> [f64; 4] {
     let opts = (kind, Device::Cpu);
     let x = Tensor::randn([2, c_in, hw, hw], opts).set_requires_grad(true);
     let w = (Tensor::randn([c_out, c_in, 5, 5], opts) * 0.02).set_requires_grad(true);
@@ -20,8 +14,7 @@ fn max_differences(
     let upstream = Tensor::randn([2, c_out, 2 * hw, 2 * hw], opts);
     let run = |f: fn(&Tensor, &Tensor, Option<&Tensor>) -> Tensor| {
         let y = f(&x, &w, Some(&b));
-        let grads =
-            Tensor::run_backward(&[(&y * &upstream).sum(kind)], &[&x, &w, &b], false, false);
+        let grads = Tensor::run_backward(&[(&y * &upstream).sum(kind)], &[&x, &w, &b], false, false);
         std::iter::once(y.detach()).chain(grads).collect::<Vec<_>>()
     };
     let (plain, fast) = (run(plain_upsample_conv5x5), run(upsample_conv5x5));
@@ -39,10 +32,7 @@ fn equal_in_float64_to_1e_9_absolute() {
     for (c_in, c_out, hw) in [(128, 256, 7), (256, 128, 14)] {
         let d = max_differences(Kind::Double, c_in, c_out, hw, |_| 1.0);
         eprintln!("float64 {c_in}->{c_out} at {hw}x{hw}: |output|, |dx|, |dw|, |db| max abs differences {:.2e} {:.2e} {:.2e} {:.2e}", d[0], d[1], d[2], d[3]);
-        assert!(
-            d.iter().all(|&e| e <= 1e-9),
-            "{c_in}->{c_out} at {hw}x{hw}: output, dx, dw, db differ by {d:?}"
-        );
+        assert!(d.iter().all(|&e| e <= 1e-9), "{c_in}->{c_out} at {hw}x{hw}: output, dx, dw, db differ by {d:?}");
     }
 }
 
@@ -50,13 +40,11 @@ fn equal_in_float64_to_1e_9_absolute() {
 fn equal_in_float32_to_1e_5_of_the_largest_magnitude() {
     tch::manual_seed(11);
     for (c_in, c_out, hw) in [(128, 256, 7), (256, 128, 14)] {
-        let d = max_differences(Kind::Float, c_in, c_out, hw, |t| {
-            t.abs().max().double_value(&[])
-        });
-        eprintln!("float32 {c_in}->{c_out} at {hw}x{hw}: relative max differences {:.2e} {:.2e} {:.2e} {:.2e}", d[0], d[1], d[2], d[3]);
-        assert!(
-            d.iter().all(|&e| e <= 1e-5),
-            "{c_in}->{c_out} at {hw}x{hw}: relative differences {d:?}"
+        let d = max_differences(Kind::Float, c_in, c_out, hw, |t| t.abs().max().double_value(&[]));
+        eprintln!(
+            "float32 {c_in}->{c_out} at {hw}x{hw}: relative max differences {:.2e} {:.2e} {:.2e} {:.2e}",
+            d[0], d[1], d[2], d[3]
         );
+        assert!(d.iter().all(|&e| e <= 1e-5), "{c_in}->{c_out} at {hw}x{hw}: relative differences {d:?}");
     }
 }

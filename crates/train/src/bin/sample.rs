@@ -1,0 +1,77 @@
+//! `sample`: a grid of images from a trained run's generator.
+
+use anyhow::{ensure, Result};
+use clap::Parser;
+use model::{checkpoint, device::DeviceArgs, Upsample};
+use std::path::PathBuf;
+use tch::{Kind, Tensor};
+
+/// Write a grid of generated digits from a run's newest (or a chosen) checkpoint.
+///
+/// Without --class, row r holds class r and each column one noise vector (n must be a multiple
+/// of 10). With --class, all n images are that digit, 10 to a row.
+#[derive(Parser)]
+struct Cli {
+    /// Run name (a directory under --runs-dir).
+    #[arg(long, default_value = "B")]
+    run: String,
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+    /// Use the checkpoint after this many iterations (default: the newest).
+    #[arg(long)]
+    checkpoint: Option<u64>,
+    /// Only this digit (0-9).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..10))]
+    class: Option<i64>,
+    /// Number of images.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    n: i64,
+    /// Seed of the noise vectors.
+    #[arg(long, default_value_t = 0)]
+    seed: i64,
+    /// Output PNG (default: <run>/samples/sample_<iterations>[_class<k>].png).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+fn main() {
+    if let Err(e) = sample(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn sample(cli: Cli) -> Result<()> {
+    let device = cli.device.device()?;
+    let run_dir = cli.runs_dir.join(&cli.run);
+    let (iteration, dir) = checkpoint::find(&run_dir, cli.checkpoint)?;
+    let (vs, generator) = checkpoint::load_generator(&dir, device, Upsample::SubPixel)?;
+    let z_size = vs.variables()["generator.embedding.weight"].size()[1];
+    tch::manual_seed(cli.seed);
+    let cols = 10.min(cli.n);
+    let rows = (cli.n + cols - 1) / cols;
+    let (z, classes) = match cli.class {
+        Some(k) => (
+            Tensor::randn([rows * cols, z_size], (Kind::Float, device)),
+            Tensor::full([rows * cols], k, (Kind::Int64, device)),
+        ),
+        None => {
+            ensure!(cli.n % 10 == 0, "--n {} must be a multiple of 10 without --class (one row per digit)", cli.n);
+            let cols = cli.n / 10;
+            let z = Tensor::randn([cols, z_size], (Kind::Float, device)).repeat([10, 1]);
+            (z, Tensor::arange(10, (Kind::Int64, device)).repeat_interleave_self_int(cols, 0, None))
+        }
+    };
+    let (rows, cols) = if cli.class.is_some() { (rows, cols) } else { (10, cli.n / 10) };
+    let images = tch::no_grad(|| generator.forward(&z, &classes));
+    // Cells past n (with --class) stay black.
+    let blank = Tensor::full([rows * cols - images.size()[0], 1, 28, 28], -1.0, (Kind::Float, device));
+    let (pixels, h, w) = train::grid::tile(&Tensor::cat(&[images, blank], 0), rows, cols);
+    let suffix = cli.class.map(|k| format!("_class{k}")).unwrap_or_default();
+    let out = cli.out.unwrap_or_else(|| run_dir.join(format!("samples/sample_{iteration:07}{suffix}.png")));
+    logging::write_gray_png(&out, &pixels, h, w)?;
+    println!("wrote {} ({w}x{h}, {} images, checkpoint {})", out.display(), cli.n, dir.display());
+    Ok(())
+}

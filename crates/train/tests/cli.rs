@@ -1,0 +1,241 @@
+//! The `train` and `sample` binaries run as a user runs them, on tiny configurations over the real
+//! MNIST: logged values, rerun determinism, exact resume (also after SIGKILL), and refusals.
+
+use logging::tensorboard::{read_dir, Record};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const TINY: [&str; 11] =
+    ["--cpu", "--batch-size", "8", "--d-iters", "1", "--boost-d-iters", "2", "--log-every", "2", "--sample-every", "6"];
+
+fn data_dir() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist").to_string()
+}
+
+fn command(bin: &str, runs: &Path, run: &str, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
+    // Tests run in parallel on few cores: one libtorch thread each avoids oversubscription.
+    cmd.args(["--runs-dir", runs.to_str().unwrap(), "--run", run])
+        .args(extra)
+        .env("RUST_BACKTRACE", "1")
+        .env("OMP_NUM_THREADS", "1");
+    cmd
+}
+
+/// `train` with the workspace's MNIST unless `extra` names a --data-dir.
+fn train_command(runs: &Path, run: &str, extra: &[&str]) -> Command {
+    let mut cmd = command(env!("CARGO_BIN_EXE_train"), runs, run, extra);
+    if !extra.contains(&"--data-dir") {
+        cmd.args(["--data-dir", &data_dir()]);
+    }
+    cmd
+}
+
+fn train(runs: &Path, run: &str, extra: &[&str]) -> Output {
+    train_command(runs, run, extra).output().unwrap()
+}
+
+fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A failure that is a clear message, not a panic or a backtrace; returns stderr.
+fn clean_failure(out: Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "expected exit 1, stderr: {stderr}");
+    assert!(
+        stderr.starts_with("error: ") && !stderr.contains("panicked") && !stderr.contains("stack backtrace"),
+        "{stderr}"
+    );
+    stderr
+}
+
+/// The bytes of the four state files of a checkpoint.
+fn checkpoint_bytes(run_dir: &Path, done: u64) -> Vec<Vec<u8>> {
+    ["generator", "critic", "rmsprop_generator", "rmsprop_critic"]
+        .iter()
+        .map(|f| std::fs::read(run_dir.join(format!("checkpoints/{done}/{f}.safetensors"))).unwrap())
+        .collect()
+}
+
+fn scalars(run_dir: &Path) -> Vec<(String, u64, f32)> {
+    let mut out: Vec<_> = read_dir(run_dir)
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Scalar { tag, step, value } => Some((tag, step, value)),
+            _ => None,
+        })
+        .collect();
+    out.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    out
+}
+
+#[test]
+fn logged_values_rerun_and_resume_are_exact() {
+    let runs = tempfile::tempdir().unwrap();
+    let twelve = [&TINY[..], &["--iterations", "12", "--checkpoint-every", "6"]].concat();
+    ok(train(runs.path(), "a", &twelve));
+    ok(train(runs.path(), "b", &twelve));
+    ok(train(runs.path(), "c", &[&TINY[..], &["--iterations", "6", "--checkpoint-every", "6"]].concat()));
+    let resumed = ok(train(runs.path(), "c", &["--cpu", "--resume", "--iterations", "12"]));
+    assert!(String::from_utf8_lossy(&resumed.stdout).contains("resuming"));
+    let (a, b, c) = (runs.path().join("a"), runs.path().join("b"), runs.path().join("c"));
+
+    // The seven tags at steps 0, 2, .., 10, with D loss = -D_real_is_fake - D_fake_is_fake.
+    let logged = scalars(&a);
+    assert_eq!(logged.len(), 7 * 6);
+    for step in (0..12).step_by(2) {
+        let at: Vec<_> = logged.iter().filter(|s| s.1 == step).collect();
+        let value = |tag: &str| at.iter().find(|s| s.0 == tag).unwrap_or_else(|| panic!("no {tag} at {step}")).2;
+        assert!((value(train::D_LOSS_TAG) - (-value("D_real_is_fake") - value("D_fake_is_fake"))).abs() < 1e-6);
+        assert!(train::LOSS_TAGS.iter().all(|t| value(t).is_finite()));
+    }
+    // Sample grids: PNG files and TensorBoard images at steps 0 and 6, 280x280.
+    for step in [0, 6] {
+        let png = std::fs::read(a.join(format!("samples/samples_{step:07}.png"))).unwrap();
+        assert_eq!(logging::read_gray_png(&png).unwrap().1, 280);
+    }
+    let images: Vec<u64> = read_dir(&a)
+        .unwrap()
+        .iter()
+        .filter_map(|r| match r {
+            Record::Image { tag, step, .. } if tag == "samples" => Some(*step),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(images, [0, 6]);
+
+    // Rerun: identical bytes. Resume: identical bytes and identical logged scalars.
+    assert!(checkpoint_bytes(&a, 12) == checkpoint_bytes(&b, 12), "a rerun with the same seed differs");
+    assert!(checkpoint_bytes(&a, 12) == checkpoint_bytes(&c, 12), "6 + resume to 12 differs from 12 straight");
+    assert!(checkpoint_bytes(&a, 6) == checkpoint_bytes(&c, 6));
+    assert_eq!(scalars(&a), scalars(&b));
+    assert_eq!(scalars(&a), scalars(&c));
+    // A different seed is a different run.
+    ok(train(runs.path(), "d", &[&twelve[..], &["--seed", "778"]].concat()));
+    assert!(checkpoint_bytes(&a, 12) != checkpoint_bytes(&runs.path().join("d"), 12));
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_result() {
+    let runs = tempfile::tempdir().unwrap();
+    let args = [&TINY[..], &["--iterations", "18", "--checkpoint-every", "3"]].concat();
+    let mut child = train_command(runs.path(), "k", &args).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let killed = runs.path().join("k");
+    // Wait until the run has checkpointed at least once, then SIGKILL it wherever it is.
+    while model::checkpoint::list(&killed).unwrap().is_empty() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its first checkpoint");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (done, _) = model::checkpoint::find(&killed, None).unwrap();
+    assert!(done < 18, "the run finished before it was killed");
+    ok(train(runs.path(), "k", &["--cpu", "--resume"]));
+    ok(train(runs.path(), "straight", &args));
+    assert!(checkpoint_bytes(&killed, 18) == checkpoint_bytes(&runs.path().join("straight"), 18));
+    assert_eq!(scalars(&killed), scalars(&runs.path().join("straight")));
+}
+
+#[test]
+fn refuses_to_overwrite_or_alter_a_run() {
+    let runs = tempfile::tempdir().unwrap();
+    ok(train(runs.path(), "r", &[&TINY[..], &["--iterations", "2"]].concat()));
+    let config = std::fs::read(runs.path().join("r/config.json")).unwrap();
+    let listing = || {
+        let mut v: Vec<_> = walk(&runs.path().join("r"));
+        v.sort();
+        v
+    };
+    let before = listing();
+    let msg = clean_failure(train(runs.path(), "r", &TINY));
+    assert!(msg.contains("already holds a run") && msg.contains("--resume"), "{msg}");
+    let msg = clean_failure(train(runs.path(), "r", &["--cpu", "--resume", "--batch-size", "16", "--iterations", "4"]));
+    assert!(msg.contains("--batch-size 16 (the run has 8)"), "{msg}");
+    let msg = clean_failure(train(runs.path(), "r", &["--cpu", "--resume"]));
+    assert!(msg.contains("complete at 2 iterations"), "{msg}");
+    assert_eq!(std::fs::read(runs.path().join("r/config.json")).unwrap(), config);
+    assert_eq!(listing(), before);
+    let msg = clean_failure(train(runs.path(), "none", &["--cpu", "--resume"]));
+    assert!(msg.contains("config.json"), "{msg}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flat_map(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p)
+            } else {
+                vec![p]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn unwritable_runs_dir_fails_before_training() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let msg = clean_failure(train(&file.path().join("runs"), "x", &TINY));
+    assert!(msg.contains("cannot create the run directory"), "{msg}");
+}
+
+#[test]
+fn divergence_stops_with_the_iteration_and_keeps_the_last_checkpoint() {
+    let runs = tempfile::tempdir().unwrap();
+    let out = train(
+        runs.path(),
+        "nan",
+        &[&TINY[..], &["--iterations", "12", "--checkpoint-every", "2", "--lr", "2e4"]].concat(),
+    );
+    let msg = clean_failure(out);
+    assert!(msg.contains("training diverged") && msg.contains("at iteration"), "{msg}");
+    let (done, dir) = model::checkpoint::find(&runs.path().join("nan"), None).unwrap();
+    assert!(msg.contains(&format!("last good checkpoint is {}", dir.display())), "{msg}");
+    let state = std::fs::read_to_string(dir.join("state.json")).unwrap();
+    assert!(state.contains(&format!("\"iterations_done\": {done}")));
+}
+
+#[test]
+fn bad_flags_are_clear_errors() {
+    let runs = tempfile::tempdir().unwrap();
+    if !tch::Cuda::is_available() {
+        let msg = clean_failure(train(runs.path(), "g", &["--gpu", "0"]));
+        assert!(msg.contains("CUDA is not available"), "{msg}");
+    }
+    let out = train(runs.path(), "g", &["--cpu", "--batch-size", "0"]);
+    assert_eq!(out.status.code(), Some(2), "clap's usage error");
+    let msg = clean_failure(train(runs.path(), "g", &["--cpu", "--data-dir", "/nonexistent"]));
+    assert!(msg.contains("/nonexistent") && msg.contains("fetch"), "{msg}");
+    assert!(!runs.path().join("g").exists(), "a failed start leaves no run behind");
+}
+
+#[test]
+fn sample_writes_grids_from_the_newest_checkpoint() {
+    let runs = tempfile::tempdir().unwrap();
+    ok(train(runs.path(), "s", &[&TINY[..], &["--iterations", "2"]].concat()));
+    let sample = |extra: &[&str]| {
+        command(env!("CARGO_BIN_EXE_sample"), runs.path(), "s", &[&["--cpu"], extra].concat()).output().unwrap()
+    };
+    let out = runs.path().join("seven.png");
+    let printed = ok(sample(&["--class", "7", "--n", "15", "--out", out.to_str().unwrap()]));
+    assert!(String::from_utf8_lossy(&printed.stdout).contains("checkpoints/2"));
+    let (_, h, w) = logging::read_gray_png(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!((h, w), (56, 280));
+    ok(sample(&[]));
+    let (_, h, w) =
+        logging::read_gray_png(&std::fs::read(runs.path().join("s/samples/sample_0000002.png")).unwrap()).unwrap();
+    assert_eq!((h, w), (280, 280));
+    let msg = clean_failure(sample(&["--checkpoint", "5"]));
+    assert!(msg.contains("no checkpoint at iteration 5") && msg.contains("there are: 2"), "{msg}");
+    let msg = clean_failure(sample(&["--n", "15"]));
+    assert!(msg.contains("multiple of 10"), "{msg}");
+}

@@ -1,0 +1,124 @@
+//! The pieces of one generator iteration, on a small synthetic data set.
+
+use clap::Parser;
+use data::Dataset;
+use tch::{nn, Device, Kind, Tensor};
+use train::{config::Config, critic_iters, rmsprop::RmsProp, Trainer};
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    config: Config,
+}
+
+fn tiny_trainer() -> Trainer {
+    let cfg = Args::parse_from(["t", "--batch-size", "4", "--d-iters", "1", "--boost-d-iters", "2"]).config;
+    let data = Dataset {
+        images: Tensor::rand([32, 1, 28, 28], (Kind::Float, Device::Cpu)) * 2 - 1,
+        labels: Tensor::randint(10, [32], (Kind::Int64, Device::Cpu)),
+    };
+    Trainer::new(&cfg, data, Device::Cpu)
+}
+
+fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+    let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().map(|(n, t)| (n, t.copy())).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn schedule_boosts_the_first_25_of_every_thousand_and_every_500th() {
+    let its: Vec<u64> = (0..2001).filter(|&it| critic_iters(it, 5, 100) == 100).collect();
+    let expected: Vec<u64> = (0..25).chain(500..501).chain(1000..1025).chain(1500..1501).chain(2000..2001).collect();
+    assert_eq!(its, expected);
+    assert_eq!(critic_iters(25, 5, 100), 5);
+    assert_eq!(critic_iters(999, 7, 100), 7);
+    // The seed's schedule: 20,000 iterations are 150,000 critic iterations... almost: count them.
+    let total: u64 = (0..20_000).map(|it| critic_iters(it, 5, 100)).sum();
+    assert_eq!(total, 20 * 25 * 100 + 20 * 100 + (20_000 - 20 * 25 - 20) * 5);
+}
+
+#[test]
+fn rmsprop_matches_keras_2_by_hand() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let p = vs.root().var_copy("p", &Tensor::from_slice(&[1.0f32, -2.0]));
+    let mut opt = RmsProp::new(&vs, 0.01);
+    // Values from a = 0.9a + 0.1g², p -= lr·g/(√a + 1e-8), worked step by step.
+    let expected = [[0.968377225, -1.968377224], [0.961853945, -1.974900505], [0.979131313, -1.974900505]];
+    for (g, want) in [[0.5f32, -1.0], [0.1, 0.2], [-0.3, 0.0]].iter().zip(expected) {
+        opt.step(&[Tensor::from_slice(g)]);
+        let got = Vec::<f64>::try_from(p.to_kind(Kind::Double)).unwrap();
+        assert!((got[0] - want[0]).abs() < 1e-6 && (got[1] - want[1]).abs() < 1e-6, "{got:?} vs {want:?}");
+    }
+}
+
+#[test]
+fn rmsprop_state_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("o.safetensors");
+    let param = |init: &Tensor| {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let p = vs.root().var_copy("p", init);
+        (vs, p)
+    };
+    let (vs_a, p_a) = param(&Tensor::from_slice(&[1.0f32, -2.0]));
+    let mut opt_a = RmsProp::new(&vs_a, 0.01);
+    opt_a.step(&[Tensor::from_slice(&[0.5f32, -1.0])]);
+    opt_a.save(&file).unwrap();
+    let (vs_b, p_b) = param(&p_a);
+    let mut opt_b = RmsProp::new(&vs_b, 0.01);
+    opt_b.load(&file).unwrap();
+    let (vs_c, p_c) = param(&p_a);
+    let mut opt_c = RmsProp::new(&vs_c, 0.01); // same weights, no saved state
+    for opt in [&mut opt_a, &mut opt_b, &mut opt_c] {
+        opt.step(&[Tensor::from_slice(&[0.1f32, 0.2])]);
+    }
+    assert!(p_a.equal(&p_b), "the loaded state gives the same next step");
+    assert!(!p_a.equal(&p_c), "without the state the next step differs");
+}
+
+#[test]
+fn generator_step_leaves_the_critic_untouched() {
+    let mut t = tiny_trainer();
+    let (critic_before, generator_before) = (snapshot(&t.vs_d), snapshot(&t.vs_g));
+    let (z, c) = model::noise(4, t.cfg.z_size, Device::Cpu);
+    let (is_fake, class) = t.critic.forward(&t.generator.forward(&z, &c), true);
+    t.opt_g.minimize(&((-is_fake).mean(Kind::Float) + class.cross_entropy_for_logits(&c)));
+    for ((name, before), (_, after)) in critic_before.iter().zip(snapshot(&t.vs_d)) {
+        assert!(before.equal(&after), "{name} changed in the generator step");
+        assert!(!t.vs_d.variables()[name].grad().defined(), "{name} accumulated a gradient");
+    }
+    let moved = generator_before.iter().zip(snapshot(&t.vs_g)).filter(|((_, a), (_, b))| !a.equal(b)).count();
+    assert_eq!(moved, generator_before.len(), "every generator parameter should move");
+}
+
+#[test]
+fn clipping_bounds_every_critic_parameter() {
+    let t = tiny_trainer();
+    tch::no_grad(|| {
+        for (_, p) in t.vs_d.variables() {
+            let _ = p.shallow_clone().copy_(&(Tensor::randn_like(&p) * 0.05));
+        }
+    });
+    t.clip_critic();
+    let vars = t.vs_d.variables();
+    assert_eq!(vars.len(), 12, "4 convs and 2 heads, weight and bias each");
+    for (name, p) in vars {
+        let max = p.abs().max().double_value(&[]);
+        assert!(max <= 0.01f32 as f64, "{name}: |p| up to {max}");
+        assert!(max == 0.01f32 as f64, "{name}: nothing reached the bound, so the clip was not exercised");
+    }
+}
+
+#[test]
+fn one_iteration_reports_finite_losses_of_its_critic_iterations() {
+    let mut t = tiny_trainer();
+    let losses = t.iteration(30).unwrap(); // not a boost: 1 critic iteration
+    assert_eq!(losses.critic.len(), 1);
+    let losses = t.iteration(0).unwrap(); // boost: 2 critic iterations
+    assert_eq!(losses.critic.len(), 2);
+    assert!(losses.values().iter().all(|v| v.is_finite()));
+    // An untrained classifier head is near chance: cross-entropy close to ln 10.
+    assert!((losses.values()[1] - 10f64.ln()).abs() < 0.1, "{:?}", losses.values());
+    assert_eq!(losses.d_loss(), -losses.values()[0] - losses.values()[2]);
+}
