@@ -6,10 +6,10 @@ use tch::{Cuda, Device};
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct DeviceArgs {
     /// Run on CUDA device N. Without --gpu or --cpu: CUDA device 0 when available, else the CPU.
-    #[arg(long, value_name = "N", conflicts_with = "cpu")]
+    #[arg(long, global = true, value_name = "N", conflicts_with = "cpu")]
     pub gpu: Option<usize>,
     /// Run on the CPU even when CUDA is available.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub cpu: bool,
 }
 

@@ -53,6 +53,9 @@ pub struct Config {
     /// eval/conditional_accuracy and eval/fid; needs `eval train-judge` first.
     #[arg(long, default_value_t = 0)]
     pub eval_every: u64,
+    /// Samples per --eval-every evaluation (a multiple of 10; FID from fewer samples reads higher).
+    #[arg(long, default_value_t = 1000)]
+    pub eval_samples: i64,
     /// Compute G's upsample+5x5 convolutions literally instead of in the equivalent sub-pixel
     /// form (same function, ~2.8x the multiply-adds); for comparison.
     #[arg(long)]
@@ -61,8 +64,8 @@ pub struct Config {
 
 /// Settings a resumed run may change: they do not alter what is computed, only when it stops,
 /// what is logged, or how the same function is evaluated.
-pub const CHANGEABLE_ON_RESUME: [&str; 6] =
-    ["iterations", "log_every", "sample_every", "checkpoint_every", "eval_every", "plain_upsample"];
+pub const CHANGEABLE_ON_RESUME: [&str; 7] =
+    ["iterations", "log_every", "sample_every", "checkpoint_every", "eval_every", "eval_samples", "plain_upsample"];
 
 impl Config {
     pub fn run_dir(&self) -> PathBuf {

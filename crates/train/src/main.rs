@@ -45,6 +45,11 @@ fn train(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
         Some(r) => Config::resumed(&r.config, &cli.config, matches)?,
         None => cli.config.clone(),
     };
+    anyhow::ensure!(
+        cfg.eval_samples > 0 && cfg.eval_samples % 10 == 0,
+        "--eval-samples must be a positive multiple of 10"
+    );
+    let judge = (cfg.eval_every > 0).then(|| eval::load_judge(&eval::judge_dir(&cfg.runs_dir), device)).transpose()?;
     let data = Dataset::gan_training_set(&cfg.data_dir, device)?;
     let mut trainer = Trainer::new(&cfg, data, device);
     let (start, mut recent) = match &mut record {
@@ -103,6 +108,20 @@ fn train(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
             let (pixels, h, w) = trainer.sample_grid();
             logging::write_gray_png(&run_dir.join(format!("samples/samples_{it:07}.png")), &pixels, h, w)?;
             events.gray_image("samples", &pixels, h, w, it)?;
+        }
+        if let Some(judge) = judge.as_ref().filter(|_| it % cfg.eval_every == 0) {
+            // The same noise at every evaluation, so the curve compares like with like. Drawing it
+            // does not disturb training: every iteration reseeds.
+            let (images, classes) =
+                eval::generate_balanced(&trainer.generator, cfg.z_size, cfg.eval_samples, cfg.seed as i64, device)?;
+            let scores = eval::score_images(judge, &images, &classes);
+            events.scalar("eval/conditional_accuracy", scores.conditional_accuracy as f32, it);
+            events.scalar("eval/fid", scores.fid as f32, it);
+            progress.println(&format!(
+                "eval at {it}: conditional accuracy {:.2}%, FID {:.3}",
+                100.0 * scores.conditional_accuracy,
+                scores.fid
+            ));
         }
         if done % cfg.checkpoint_every == 0 || done == cfg.iterations {
             run::save_checkpoint(&trainer, done, &recent)?;

@@ -239,3 +239,27 @@ fn sample_writes_grids_from_the_newest_checkpoint() {
     let msg = clean_failure(sample(&["--n", "15"]));
     assert!(msg.contains("multiple of 10"), "{msg}");
 }
+
+#[test]
+fn eval_every_logs_judge_scores() {
+    let runs = tempfile::tempdir().unwrap();
+    let args = [&TINY[..], &["--iterations", "9", "--eval-every", "4", "--eval-samples", "20"]].concat();
+    let msg = clean_failure(train(runs.path(), "e", &args));
+    assert!(msg.contains("train-judge` first"), "{msg}");
+    assert!(!runs.path().join("e").exists());
+    // Any judge will do for the mechanics: an untrained one, with test statistics of its features.
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let judge = eval::Judge::new(&vs);
+    let test = data::Dataset::split(Path::new(&data_dir()), data::Split::Test, tch::Device::Cpu).unwrap();
+    let stats = eval::fid::Stats::of(&judge.run(&test.images.narrow(0, 0, 500)).0);
+    let config = eval::JudgeConfig { seed: 1, epochs: 0, batch_size: 1, lr: 0.0 };
+    let record = eval::JudgeRecord { config, test_accuracy: 0.1, fid_real: 0.0, train_seconds: 0.0 };
+    eval::save_judge(&eval::judge_dir(runs.path()), &vs, &record, &stats).unwrap();
+    ok(train(runs.path(), "e", &args));
+    let logged = scalars(&runs.path().join("e"));
+    for tag in ["eval/conditional_accuracy", "eval/fid"] {
+        let steps: Vec<u64> = logged.iter().filter(|s| s.0 == tag).map(|s| s.1).collect();
+        assert_eq!(steps, [0, 4, 8], "{tag}");
+    }
+    assert!(logged.iter().filter(|s| s.0.starts_with("eval/")).all(|s| s.2.is_finite() && s.2 >= 0.0));
+}
