@@ -127,3 +127,25 @@ fn generator_upsample_forms_agree() {
     let (a, b) = (plain.forward(&z, &c), fast.forward(&z, &c));
     assert!((a - b).abs().max().double_value(&[]) < 1e-5);
 }
+
+#[test]
+fn dropout_keeps_70_percent_scaled_and_is_identity_in_eval() {
+    let x = Tensor::rand([1_000_000], (Kind::Float, Device::Cpu)) + 0.5;
+    assert!(model::dropout(&x, 0.3, false).equal(&x));
+    let y = model::dropout(&x, 0.3, true);
+    let kept = y.ne(0.0);
+    // Bernoulli(0.7) over a million elements: the kept fraction is within 0.002 of 0.7 (>4 sigma).
+    let fraction = kept.to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
+    assert!((fraction - 0.7).abs() < 0.002, "{fraction}");
+    let expected = x.masked_select(&kept) * (1.0 / 0.7);
+    assert!(y.masked_select(&kept).allclose(&expected, 1e-6, 0.0, false));
+}
+
+#[test]
+fn channels_last_is_the_same_tensor() {
+    let x = Tensor::randn([2, 3, 4, 5], (Kind::Float, Device::Cpu));
+    let y = model::channels_last(&x);
+    assert_eq!(y.size(), x.size());
+    assert_eq!(y.stride(), [60, 1, 15, 3]);
+    assert!(y.equal(&x));
+}

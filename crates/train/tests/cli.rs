@@ -194,7 +194,7 @@ fn divergence_stops_with_the_iteration_and_keeps_the_last_checkpoint() {
     let out = train(
         runs.path(),
         "nan",
-        &[&TINY[..], &["--iterations", "12", "--checkpoint-every", "2", "--lr", "2e4"]].concat(),
+        &[&TINY[..], &["--iterations", "12", "--checkpoint-every", "1", "--lr", "3e5"]].concat(),
     );
     let msg = clean_failure(out);
     assert!(msg.contains("training diverged") && msg.contains("at iteration"), "{msg}");
