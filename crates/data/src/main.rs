@@ -34,6 +34,7 @@ enum Command {
     /// Check the four files in DIR (raw or .gz) against the canonical sizes and SHA-256 digests.
     /// Exits 0 only when all four verify.
     Verify {
+        /// Directory holding the four files.
         #[arg(long, default_value = data::DEFAULT_DIR)]
         dir: PathBuf,
     },

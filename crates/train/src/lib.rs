@@ -127,7 +127,8 @@ impl Trainer {
         }
     }
 
-    /// The critic's two losses on a batch it should call `sign` (-1 real, +1 fake), and their sum.
+    /// The critic's two losses on a batch it should call `sign` (-1 real, +1 fake): Keras's
+    /// `mean(y_true * is_fake)` with y_true = sign, and the class cross-entropy.
     fn critic_losses(&self, x: &Tensor, classes: &Tensor, sign: f64) -> (Tensor, Tensor) {
         let (is_fake, class_logits) = self.critic.forward(x, true);
         ((is_fake * sign).mean(tch::Kind::Float), class_logits.cross_entropy_for_logits(classes))

@@ -15,6 +15,7 @@ struct Cli {
     /// Run name (a directory under --runs-dir).
     #[arg(long, default_value = "B")]
     run: String,
+    /// Directory holding the runs.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
     /// Use the checkpoint after this many iterations (default: the newest).

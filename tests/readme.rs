@@ -1,0 +1,33 @@
+//! The README stays true: it documents every training flag, and CI runs its two commands.
+
+use clap::{Args, Command};
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
+
+#[test]
+fn every_train_flag_is_in_the_readme_flag_table() {
+    let cmd = model::device::DeviceArgs::augment_args(train::config::Config::augment_args(Command::new("train")));
+    let readme = readme();
+    let table: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `--")).collect();
+    let mut flags: Vec<String> = cmd.get_arguments().filter_map(|a| a.get_long()).map(|l| format!("--{l}")).collect();
+    flags.push("--resume".into());
+    assert!(flags.len() > 15, "{flags:?}");
+    for flag in flags {
+        assert!(table.iter().any(|row| row.contains(&format!("`{flag}"))), "README's flag table lacks {flag}");
+    }
+}
+
+#[test]
+fn ci_runs_the_readme_commands() {
+    let readme = readme();
+    let block = readme.split("```").nth(1).expect("README starts with a code block");
+    let commands: Vec<&str> = block.lines().map(|l| l.split('#').next().unwrap().trim()).filter(|l| !l.is_empty()).collect();
+    assert_eq!(commands, ["scripts/setup", "cargo test --release --workspace"]);
+    let ci = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/run")).unwrap();
+    let ci_commands: Vec<&str> = ci.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    for c in commands {
+        assert!(ci_commands.contains(&c), ".ci/run does not run `{c}`");
+    }
+}
