@@ -23,7 +23,8 @@ fn every_train_flag_is_in_the_readme_flag_table() {
 fn ci_runs_the_readme_commands() {
     let readme = readme();
     let block = readme.split("```").nth(1).expect("README starts with a code block");
-    let commands: Vec<&str> = block.lines().map(|l| l.split('#').next().unwrap().trim()).filter(|l| !l.is_empty()).collect();
+    let commands: Vec<&str> =
+        block.lines().map(|l| l.split('#').next().unwrap().trim()).filter(|l| !l.is_empty()).collect();
     assert_eq!(commands, ["scripts/setup", "cargo test --release --workspace"]);
     let ci = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/run")).unwrap();
     let ci_commands: Vec<&str> = ci.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();

@@ -49,11 +49,18 @@ impl Dataset {
         Ok(Dataset::from_idx(&x, &y, device))
     }
 
+    /// Both MNIST splits from a directory verified once.
+    pub fn train_and_test(dir: &Path, device: Device) -> Result<(Dataset, Dataset)> {
+        mnist::verify_dir(dir)?;
+        Ok((
+            Dataset::split_unverified(dir, Split::Train, device)?,
+            Dataset::split_unverified(dir, Split::Test, device)?,
+        ))
+    }
+
     /// The GAN's training set (SPEC "Data"): train (60k) then test (10k), 70,000 images.
     pub fn gan_training_set(dir: &Path, device: Device) -> Result<Dataset> {
-        mnist::verify_dir(dir)?;
-        let train = Dataset::split_unverified(dir, Split::Train, device)?;
-        let test = Dataset::split_unverified(dir, Split::Test, device)?;
+        let (train, test) = Dataset::train_and_test(dir, device)?;
         Ok(Dataset {
             images: Tensor::cat(&[train.images, test.images], 0),
             labels: Tensor::cat(&[train.labels, test.labels], 0),

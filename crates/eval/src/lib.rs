@@ -215,19 +215,10 @@ pub fn score_images(j: &LoadedJudge, images: &Tensor, classes: &Tensor) -> Score
 }
 
 /// `n` images from `generator`, `n / 10` of each class, from noise seeded by `seed`.
-pub fn generate_balanced(
-    generator: &Generator,
-    z_size: i64,
-    n: i64,
-    seed: i64,
-    device: Device,
-) -> Result<(Tensor, Tensor)> {
+pub fn generate_balanced(generator: &Generator, n: i64, seed: i64, device: Device) -> Result<(Tensor, Tensor)> {
     ensure!(n > 0 && n % 10 == 0, "the number of samples ({n}) must be a positive multiple of 10 (equal per class)");
     tch::manual_seed(seed);
     let classes = Tensor::arange(10, (Kind::Int64, device)).repeat([n / 10]);
-    let z = Tensor::randn([n, z_size], (Kind::Float, device));
-    let _guard = tch::no_grad_guard();
-    let chunks: Vec<Tensor> =
-        z.split(500, 0).iter().zip(classes.split(500, 0)).map(|(z, c)| generator.forward(z, &c)).collect();
-    Ok((Tensor::cat(&chunks, 0), classes))
+    let z = Tensor::randn([n, generator.z_size()], (Kind::Float, device));
+    Ok((generator.generate(&z, &classes), classes))
 }

@@ -70,8 +70,7 @@ fn run(cli: Cli) -> Result<()> {
             if judge_dir.join(eval::JUDGE_FILE).exists() && !force {
                 bail!("{} already holds a judge; pass --force to replace it", judge_dir.display());
             }
-            let train = Dataset::split(&cli.data_dir, Split::Train, device)?;
-            let test = Dataset::split(&cli.data_dir, Split::Test, device)?;
+            let (train, test) = Dataset::train_and_test(&cli.data_dir, device)?;
             let started = std::time::Instant::now();
             let (vs, judge, test_accuracy) = eval::train_judge(&config, &train, &test)?;
             let train_seconds = started.elapsed().as_secs_f64();
@@ -94,9 +93,8 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 let run_dir = cli.runs_dir.join(&run);
                 let (iteration, dir) = checkpoint::find(&run_dir, checkpoint)?;
-                let (vs, generator) = checkpoint::load_generator(&dir, device, Upsample::SubPixel)?;
-                let z_size = vs.variables()["generator.embedding.weight"].size()[1];
-                let (images, classes) = eval::generate_balanced(&generator, z_size, n, seed, device)?;
+                let (_vs, generator) = checkpoint::load_generator(&dir, device, Upsample::SubPixel)?;
+                let (images, classes) = eval::generate_balanced(&generator, n, seed, device)?;
                 (format!("run {run} after {iteration} iterations"), eval::score_images(&judge, &images, &classes))
             };
             print_scores(&what, &scores, &judge.record);

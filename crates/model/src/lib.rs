@@ -133,6 +133,7 @@ pub struct Generator {
     conv_1: nn::Conv2D,
     conv_2: nn::Conv2D,
     conv_out: nn::Conv2D,
+    z_size: i64,
     pub upsample: Upsample,
 }
 
@@ -148,8 +149,23 @@ impl Generator {
             conv_1: conv(&p / "conv_1", 128, 256, 5, 2),
             conv_2: conv(&p / "conv_2", 256, 128, 5, 2),
             conv_out: conv(&p / "conv_out", 128, 1, 2, 0),
+            z_size,
             upsample,
         }
+    }
+
+    /// Length of the latent vector z.
+    pub fn z_size(&self) -> i64 {
+        self.z_size
+    }
+
+    /// Many images without autograd, in chunks of 500 so that memory stays bounded (the critic
+    /// loop's 10,000 fakes of a boost iteration, evaluation samples).
+    pub fn generate(&self, z: &Tensor, class: &Tensor) -> Tensor {
+        let _guard = tch::no_grad_guard();
+        let chunks: Vec<Tensor> =
+            z.split(500, 0).iter().zip(class.split(500, 0)).map(|(z, c)| self.forward(z, &c)).collect();
+        Tensor::cat(&chunks, 0)
     }
 
     /// `z [N,100]`, `class [N]` int64 -> images `[N,1,28,28]` in (-1,1).

@@ -17,9 +17,6 @@ use tch::{nn, Device, Tensor};
 pub const LOSS_TAGS: [&str; 6] =
     ["D_real_is_fake", "D_real_class", "D_fake_is_fake", "D_fake_class", "DG_is_fake", "DG_class"];
 pub const D_LOSS_TAG: &str = "D loss (-1*D_real_is_fake - D_fake_is_fake)";
-/// Fake images generated per generator call before the critic loop: bounds memory in the
-/// 100-critic-iteration loops (10,000 images) while the usual 5-iteration loop is one call.
-const FAKE_CHUNK: i64 = 500;
 /// How many recent values the progress display averages (as the seed's progress bar).
 pub const WINDOW: usize = 5;
 
@@ -134,18 +131,11 @@ impl Trainer {
         ((is_fake * sign).mean(tch::Kind::Float), class_logits.cross_entropy_for_logits(classes))
     }
 
-    /// `n` fake images from fresh noise, without autograd, in chunks: G is constant during the
-    /// critic loop, so generating all its fake batches up front computes the same images.
+    /// `n` fake images from fresh noise: G is constant during the critic loop, so generating
+    /// all its fake batches up front computes the same images, in few large calls.
     fn fakes(&self, n: i64) -> (Tensor, Tensor) {
         let (z, classes) = model::noise(n, self.cfg.z_size, self.device);
-        let _guard = tch::no_grad_guard();
-        let chunks: Vec<Tensor> = z
-            .split(FAKE_CHUNK, 0)
-            .iter()
-            .zip(classes.split(FAKE_CHUNK, 0))
-            .map(|(z, c)| self.generator.forward(z, &c))
-            .collect();
-        (Tensor::cat(&chunks, 0), classes)
+        (self.generator.generate(&z, &classes), classes)
     }
 
     /// Generator iteration `it` (0-based): the critic loop, then one generator step.

@@ -113,7 +113,7 @@ fn train(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
             // The same noise at every evaluation, so the curve compares like with like. Drawing it
             // does not disturb training: every iteration reseeds.
             let (images, classes) =
-                eval::generate_balanced(&trainer.generator, cfg.z_size, cfg.eval_samples, cfg.seed as i64, device)?;
+                eval::generate_balanced(&trainer.generator, cfg.eval_samples, cfg.seed as i64, device)?;
             let scores = eval::score_images(judge, &images, &classes);
             events.scalar("eval/conditional_accuracy", scores.conditional_accuracy as f32, it);
             events.scalar("eval/fid", scores.fid as f32, it);

@@ -48,8 +48,8 @@ fn sample(cli: Cli) -> Result<()> {
     let device = cli.device.device()?;
     let run_dir = cli.runs_dir.join(&cli.run);
     let (iteration, dir) = checkpoint::find(&run_dir, cli.checkpoint)?;
-    let (vs, generator) = checkpoint::load_generator(&dir, device, Upsample::SubPixel)?;
-    let z_size = vs.variables()["generator.embedding.weight"].size()[1];
+    let (_vs, generator) = checkpoint::load_generator(&dir, device, Upsample::SubPixel)?;
+    let z_size = generator.z_size();
     tch::manual_seed(cli.seed);
     let cols = 10.min(cli.n);
     let rows = (cli.n + cols - 1) / cols;
@@ -66,7 +66,7 @@ fn sample(cli: Cli) -> Result<()> {
         }
     };
     let (rows, cols) = if cli.class.is_some() { (rows, cols) } else { (10, cli.n / 10) };
-    let images = tch::no_grad(|| generator.forward(&z, &classes));
+    let images = generator.generate(&z, &classes);
     // Cells past n (with --class) stay black.
     let blank = Tensor::full([rows * cols - images.size()[0], 1, 28, 28], -1.0, (Kind::Float, device));
     let (pixels, h, w) = train::grid::tile(&Tensor::cat(&[images, blank], 0), rows, cols);
