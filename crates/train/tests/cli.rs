@@ -228,8 +228,14 @@ fn sample_writes_grids_from_the_newest_checkpoint() {
     let out = runs.path().join("seven.png");
     let printed = ok(sample(&["--class", "7", "--n", "15", "--out", out.to_str().unwrap()]));
     assert!(String::from_utf8_lossy(&printed.stdout).contains("checkpoints/2"));
-    let (_, h, w) = logging::read_gray_png(&std::fs::read(&out).unwrap()).unwrap();
+    let (pixels, h, w) = logging::read_gray_png(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!((h, w), (56, 280));
+    // 15 images: the second row's last five cells stay black, its first five do not.
+    let cell = |r: usize, c: usize| {
+        (0..28).flat_map(move |y| (0..28).map(move |x| (r * 28 + y) * 280 + c * 28 + x)).map(|i| pixels[i])
+    };
+    assert!((5..10).all(|c| cell(1, c).all(|p| p == 0)), "cells past n are drawn");
+    assert!((0..5).all(|c| cell(1, c).any(|p| p > 0)));
     ok(sample(&[]));
     let (_, h, w) =
         logging::read_gray_png(&std::fs::read(runs.path().join("s/samples/sample_0000002.png")).unwrap()).unwrap();

@@ -51,21 +51,20 @@ fn sample(cli: Cli) -> Result<()> {
     let (_vs, generator) = checkpoint::load_generator(&dir, device, Upsample::SubPixel)?;
     let z_size = generator.z_size();
     tch::manual_seed(cli.seed);
-    let cols = 10.min(cli.n);
-    let rows = (cli.n + cols - 1) / cols;
-    let (z, classes) = match cli.class {
-        Some(k) => (
-            Tensor::randn([rows * cols, z_size], (Kind::Float, device)),
-            Tensor::full([rows * cols], k, (Kind::Int64, device)),
-        ),
+    let n = cli.n;
+    let (rows, cols, z, classes) = match cli.class {
+        Some(k) => {
+            let cols = 10.min(n);
+            let z = Tensor::randn([n, z_size], (Kind::Float, device));
+            ((n + cols - 1) / cols, cols, z, Tensor::full([n], k, (Kind::Int64, device)))
+        }
         None => {
-            ensure!(cli.n % 10 == 0, "--n {} must be a multiple of 10 without --class (one row per digit)", cli.n);
-            let cols = cli.n / 10;
+            ensure!(n % 10 == 0, "--n {n} must be a multiple of 10 without --class (one row per digit)");
+            let cols = n / 10;
             let z = Tensor::randn([cols, z_size], (Kind::Float, device)).repeat([10, 1]);
-            (z, Tensor::arange(10, (Kind::Int64, device)).repeat_interleave_self_int(cols, 0, None))
+            (10, cols, z, Tensor::arange(10, (Kind::Int64, device)).repeat_interleave_self_int(cols, 0, None))
         }
     };
-    let (rows, cols) = if cli.class.is_some() { (rows, cols) } else { (10, cli.n / 10) };
     let images = generator.generate(&z, &classes);
     // Cells past n (with --class) stay black.
     let blank = Tensor::full([rows * cols - images.size()[0], 1, 28, 28], -1.0, (Kind::Float, device));
