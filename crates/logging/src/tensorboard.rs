@@ -5,7 +5,7 @@
 //! writers in one directory and one second would clobber or misorder each other (so `open` waits
 //! for the next second when the directory already has a file from this one).
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tensorboard_proto::event::{Event, SessionLog, SessionLog_SessionStatus};
@@ -13,7 +13,6 @@ use tensorboard_rs::summary_writer::FileWriter;
 
 pub struct EventWriter {
     writer: Option<FileWriter>,
-    dir: PathBuf,
 }
 
 fn now_secs() -> u64 {
@@ -47,11 +46,7 @@ impl EventWriter {
         log.set_status(SessionLog_SessionStatus::START);
         event.set_session_log(log);
         writer.add_event(&event, start_step as usize);
-        Ok(EventWriter { writer: Some(writer), dir: dir.to_path_buf() })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
+        Ok(EventWriter { writer: Some(writer) })
     }
 
     pub fn scalar(&mut self, tag: &str, value: f32, step: u64) {
@@ -132,17 +127,13 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Record>> {
 
 /// Every scalar with `tag`, as (step, value), in file order.
 pub fn read_scalars(dir: &Path, tag: &str) -> Result<Vec<(u64, f32)>> {
-    let out: Vec<_> = read_dir(dir)?
+    Ok(read_dir(dir)?
         .into_iter()
         .filter_map(|r| match r {
             Record::Scalar { tag: t, step, value } if t == tag => Some((step, value)),
             _ => None,
         })
-        .collect();
-    if out.is_empty() && !dir.is_dir() {
-        bail!("{} is not a directory", dir.display());
-    }
-    Ok(out)
+        .collect())
 }
 
 /// TFRecord framing: u64 length, u32 masked CRC of it, data, u32 masked CRC of the data.
