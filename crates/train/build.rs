@@ -1,7 +1,10 @@
-//! Records the libtorch version this binary is built against (for each run's config.json).
+//! Records the libtorch and tch versions this binary is built against (for each run's
+//! config.json), and links libtorch's CUDA backend when it has one.
+include!("../model/link_cuda.rs");
+
 fn main() {
-    println!("cargo:rerun-if-env-changed=LIBTORCH");
-    let version = std::env::var("LIBTORCH")
+    link_torch_cuda();
+    let libtorch = std::env::var("LIBTORCH")
         .ok()
         .and_then(|dir| std::fs::read_to_string(std::path::Path::new(&dir).join("version.py")).ok())
         .and_then(|py| {
@@ -9,5 +12,18 @@ fn main() {
             Some(line.split('\'').nth(1)?.to_string())
         })
         .unwrap_or_else(|| "unknown".into());
-    println!("cargo:rustc-env=LIBTORCH_VERSION={version}");
+    println!("cargo:rustc-env=LIBTORCH_VERSION={libtorch}");
+    println!("cargo:rustc-env=TCH_VERSION={}", tch_version().unwrap_or_else(|| "unknown".into()));
+}
+
+/// tch's version from the nearest Cargo.lock above this crate (the workspace's, or the device
+/// build's generated one).
+fn tch_version() -> Option<String> {
+    let manifest_dir = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").ok()?);
+    let lock = manifest_dir.ancestors().map(|d| d.join("Cargo.lock")).find(|p| p.is_file())?;
+    println!("cargo:rerun-if-changed={}", lock.display());
+    let text = std::fs::read_to_string(lock).ok()?;
+    let entry = text.split("[[package]]").find(|p| p.contains("name = \"tch\"\n"))?;
+    let line = entry.lines().find(|l| l.starts_with("version = "))?;
+    Some(line.trim_start_matches("version = ").trim_matches('"').to_string())
 }

@@ -1,22 +1,20 @@
-//! IDX files (the MNIST layout): big-endian u32 magic, u32 dimensions, then u8 data.
+//! IDX files (the MNIST layout): big-endian u32 magic, u32 dimensions, then u8 data, read into
+//! shape-checked `ndarray` arrays (usable without libtorch; `Dataset` makes tensors of them).
 //! A path ending in `.gz` must be gzip; anything else is read raw.
 
 use anyhow::{bail, Context, Result};
 use flate2::read::GzDecoder;
+use ndarray::{Array1, Array3};
 use std::io::Read;
 use std::path::Path;
 
 pub const IMAGES_MAGIC: u32 = 2051;
 pub const LABELS_MAGIC: u32 = 2049;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Images {
-    pub count: usize,
-    pub rows: usize,
-    pub cols: usize,
-    /// `count * rows * cols` pixels, row-major, one image after another.
-    pub pixels: Vec<u8>,
-}
+/// Images `[count, rows, cols]`, row-major, one image after another.
+pub type Images = Array3<u8>;
+/// Labels `[count]`, each in 0..=9.
+pub type Labels = Array1<u8>;
 
 /// The file's bytes, gunzipped when its name ends in `.gz`.
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
@@ -36,7 +34,7 @@ pub fn read_images(path: &Path) -> Result<Images> {
     parse_images(&read_bytes(path)?).with_context(|| format!("{}: not a valid IDX image file", path.display()))
 }
 
-pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
+pub fn read_labels(path: &Path) -> Result<Labels> {
     parse_labels(&read_bytes(path)?).with_context(|| format!("{}: not a valid IDX label file", path.display()))
 }
 
@@ -47,16 +45,16 @@ pub fn parse_images(bytes: &[u8]) -> Result<Images> {
         bail!("image size {rows}x{cols} is empty");
     }
     let pixels = body(bytes, 16, count * rows * cols)?;
-    Ok(Images { count, rows, cols, pixels: pixels.to_vec() })
+    Ok(Images::from_shape_vec((count, rows, cols), pixels.to_vec())?)
 }
 
-pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>> {
+pub fn parse_labels(bytes: &[u8]) -> Result<Labels> {
     let count = header(bytes, LABELS_MAGIC, 1)?[0];
     let labels = body(bytes, 8, count)?;
     if let Some(i) = labels.iter().position(|&l| l > 9) {
         bail!("label {} at index {i} is outside 0..=9", labels[i]);
     }
-    Ok(labels.to_vec())
+    Ok(Labels::from(labels.to_vec()))
 }
 
 /// Checks the magic number and rank, returns the dimensions.
@@ -97,10 +95,11 @@ fn body(bytes: &[u8], header_len: usize, expected: usize) -> Result<&[u8]> {
 }
 
 /// Images and their labels, checked to agree in count.
-pub fn read_pair(images: &Path, labels: &Path) -> Result<(Images, Vec<u8>)> {
+pub fn read_pair(images: &Path, labels: &Path) -> Result<(Images, Labels)> {
     let (imgs, labs) = (read_images(images)?, read_labels(labels)?);
-    if imgs.count != labs.len() {
-        bail!("{} holds {} images but {} holds {} labels", images.display(), imgs.count, labels.display(), labs.len());
+    let count = imgs.shape()[0];
+    if count != labs.len() {
+        bail!("{} holds {count} images but {} holds {} labels", images.display(), labels.display(), labs.len());
     }
     Ok((imgs, labs))
 }

@@ -67,12 +67,15 @@ impl Dataset {
         })
     }
 
-    /// Scales bytes as `(x - 127.5) / 127.5`, so 0 -> -1 and 255 -> 1 exactly.
-    pub fn from_idx(images: &idx::Images, labels: &[u8], device: Device) -> Dataset {
-        let shape = [images.count as i64, 1, images.rows as i64, images.cols as i64];
-        let x = Tensor::from_slice(&images.pixels).to_kind(Kind::Float);
+    /// Scales bytes as `(x - 127.5) / 127.5`, so 0 -> -1 and 255 -> 1 exactly: the one place
+    /// where the arrays become tensors.
+    pub fn from_idx(images: &idx::Images, labels: &idx::Labels, device: Device) -> Dataset {
+        let (count, rows, cols) = images.dim();
+        let shape = [count as i64, 1, rows as i64, cols as i64];
+        let pixels = images.as_standard_layout();
+        let x = Tensor::from_slice(pixels.as_slice().expect("standard layout is contiguous")).to_kind(Kind::Float);
         let images = ((x - 127.5) / 127.5).view(shape).to(device);
-        let labels = Tensor::from_slice(labels).to_kind(Kind::Int64).to(device);
+        let labels = Tensor::from_slice(labels.as_slice().expect("a 1-D array is contiguous")).to_kind(Kind::Int64).to(device);
         Dataset { images, labels }
     }
 

@@ -46,11 +46,11 @@ fn rebuilds_idx_files_train_then_valid_then_test() {
     let (test, test_x, test_y) = split(1, 9);
     let [tx, ty, sx, sy] = carrier::idx_files_from_pickle(&pickle(&[&train, &valid, &test])).unwrap();
     let images = idx::parse_images(&tx).unwrap();
-    assert_eq!((images.count, images.rows, images.cols), (5, 28, 28));
-    assert_eq!(images.pixels, [train_x, valid_x].concat());
-    assert_eq!(idx::parse_labels(&ty).unwrap(), [train_y, valid_y].concat());
-    assert_eq!(idx::parse_images(&sx).unwrap().pixels, test_x);
-    assert_eq!(idx::parse_labels(&sy).unwrap(), test_y);
+    assert_eq!(images.dim(), (5, 28, 28));
+    assert_eq!(images.as_slice().unwrap(), [train_x, valid_x].concat());
+    assert_eq!(idx::parse_labels(&ty).unwrap().to_vec(), [train_y, valid_y].concat());
+    assert_eq!(idx::parse_images(&sx).unwrap().as_slice().unwrap(), test_x);
+    assert_eq!(idx::parse_labels(&sy).unwrap().to_vec(), test_y);
 }
 
 #[test]

@@ -40,8 +40,9 @@ fn valid_files_read_back_raw_and_gzipped() {
     let dir = tempfile::tempdir().unwrap();
     let raw = images_bytes(5);
     let x = idx::read_images(&write(dir.path(), "x-idx3-ubyte", &raw)).unwrap();
-    assert_eq!((x.count, x.rows, x.cols), (5, 4, 3));
-    assert_eq!(x.pixels, raw[16..]);
+    assert_eq!(x.dim(), (5, 4, 3));
+    assert_eq!(x.as_slice().unwrap(), &raw[16..]);
+    assert_eq!(x[[1, 0, 2]], raw[16 + 12 + 2], "image 1, row 0, column 2");
     let xz = idx::read_images(&write(dir.path(), "x-idx3-ubyte.gz", &gzip(&raw))).unwrap();
     assert_eq!(x, xz);
     let (imgs, labs) = idx::read_pair(
@@ -49,7 +50,7 @@ fn valid_files_read_back_raw_and_gzipped() {
         &write(dir.path(), "y-idx1-ubyte.gz", &gzip(&labels_bytes(&[0, 9, 3, 3, 1]))),
     )
     .unwrap();
-    assert_eq!((imgs.count, labs), (5, vec![0, 9, 3, 3, 1]));
+    assert_eq!((imgs.dim().0, labs.to_vec()), (5, vec![0, 9, 3, 3, 1]));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! distance between the judge's penultimate features of samples and of the real test images.
 
 pub mod fid;
+pub mod plot;
 
 use anyhow::{ensure, Context, Result};
 use data::Dataset;
@@ -10,7 +11,8 @@ use fid::Stats;
 use logging::progress::Progress;
 use model::Generator;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use sha2::{Digest, Sha256};
+use std::path::Path;
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
@@ -71,13 +73,23 @@ pub struct JudgeConfig {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Passes over the 60k training images.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub epochs: u64,
-    #[arg(long, default_value_t = 128)]
+    /// Images per Adam step (1 to 60,000).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(i64).range(1..=60_000))]
     pub batch_size: i64,
-    /// Adam learning rate of the first epoch; it shrinks by a quarter after every epoch.
-    #[arg(long, default_value_t = 1e-3)]
+    /// Adam learning rate of the first epoch (a finite number > 0); it shrinks by a quarter
+    /// after every epoch.
+    #[arg(long, default_value_t = 1e-3, value_parser = positive_finite)]
     pub lr: f64,
+}
+
+fn positive_finite(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err("must be a finite number > 0".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `judge.json`: how the judge was made and how good it is.
@@ -94,10 +106,9 @@ pub const JUDGE_FILE: &str = "judge.safetensors";
 pub const RECORD_FILE: &str = "judge.json";
 pub const TEST_STATS_FILE: &str = "test_features.safetensors";
 
-/// Where the judge lives: `<runs-dir>/judge/`.
-pub fn judge_dir(runs_dir: &Path) -> PathBuf {
-    runs_dir.join("judge")
-}
+/// Where the judge lives unless `--judge-dir` says otherwise. It is an instrument shared by all
+/// runs, not part of one: its place does not follow `--runs-dir`.
+pub const DEFAULT_JUDGE_DIR: &str = "runs/judge";
 
 /// Fraction of `logits` whose argmax is `classes`.
 pub fn accuracy(logits: &Tensor, classes: &Tensor) -> f64 {
@@ -167,13 +178,22 @@ pub struct LoadedJudge {
     pub judge: Judge,
     pub record: JudgeRecord,
     pub test_stats: Stats,
+    /// SHA-256 of the judge's weights file: its identity. Scores compare only under one judge.
+    pub sha256: String,
     _vs: nn::VarStore,
 }
 
+/// The command that makes a judge in `dir`.
+pub fn train_judge_hint(dir: &Path) -> String {
+    let flag = if dir == Path::new(DEFAULT_JUDGE_DIR) { String::new() } else { format!(" --judge-dir {}", dir.display()) };
+    format!("cargo run -p eval -- train-judge{flag}")
+}
+
 pub fn load_judge(dir: &Path, device: Device) -> Result<LoadedJudge> {
-    let missing =
-        || format!("no trained judge in {}: run `cargo run --release -p eval -- train-judge` first", dir.display());
+    let missing = || format!("no trained judge in {}: run `{}` first", dir.display(), train_judge_hint(dir));
     ensure!(dir.join(JUDGE_FILE).is_file(), missing());
+    let weights = std::fs::read(dir.join(JUDGE_FILE)).with_context(|| format!("cannot read {}", dir.join(JUDGE_FILE).display()))?;
+    let sha256 = hex::encode(Sha256::digest(&weights));
     let mut vs = nn::VarStore::new(device);
     let judge = Judge::new(&vs);
     vs.load(dir.join(JUDGE_FILE)).with_context(|| format!("cannot load {}", dir.join(JUDGE_FILE).display()))?;
@@ -186,7 +206,7 @@ pub fn load_judge(dir: &Path, device: Device) -> Result<LoadedJudge> {
         mean: get("mean").context("test feature mean missing")?,
         cov: get("cov").context("test feature covariance missing")?,
     };
-    Ok(LoadedJudge { judge, record, test_stats, _vs: vs })
+    Ok(LoadedJudge { judge, record, test_stats, sha256, _vs: vs })
 }
 
 #[derive(Serialize, Debug, Clone)]

@@ -1,10 +1,10 @@
 //! `eval train-judge` and `eval score`: the numbers to put next to a run's pictures.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, ensure, Context, Result};
 use clap::{Parser, Subcommand};
 use data::{Dataset, Split};
-use eval::{fid, JudgeConfig, JudgeRecord, Scores};
-use model::{checkpoint, device::DeviceArgs, Upsample};
+use eval::{fid, plot, JudgeConfig, JudgeRecord, Scores};
+use model::{checkpoint, device::DeviceArgs, Precision, Upsample};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -12,9 +12,12 @@ use std::path::PathBuf;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Directory holding the runs; the judge lives in <runs-dir>/judge/.
+    /// Directory holding the runs.
     #[arg(long, global = true, default_value = "runs")]
     runs_dir: PathBuf,
+    /// The judge classifier's directory (independent of --runs-dir: one judge scores all runs).
+    #[arg(long, global = true, default_value = eval::DEFAULT_JUDGE_DIR)]
+    judge_dir: PathBuf,
     /// Directory with the four MNIST IDX files.
     #[arg(long, global = true, default_value = data::DEFAULT_DIR)]
     data_dir: PathBuf,
@@ -37,14 +40,17 @@ enum Command {
     /// accuracy (judge's argmax == requested class), per-class accuracy, and FID against the test set.
     Score {
         /// Run name.
-        #[arg(long, default_value = "B", conflicts_with = "real")]
+        #[arg(long, default_value = "B", conflicts_with = "real", value_parser = model::cli::run_name)]
         run: String,
         /// The checkpoint after this many iterations (default: the newest).
         #[arg(long)]
         checkpoint: Option<u64>,
-        /// Number of samples, a multiple of 10.
-        #[arg(long, default_value_t = 10_000)]
+        /// Number of samples, a positive multiple of 10 (FID is usually reported from 10,000).
+        #[arg(long, default_value_t = 10_000, value_parser = sample_count)]
         n: i64,
+        /// Arithmetic of the generator while sampling (the judge always runs in fp32).
+        #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+        precision: Precision,
         /// Seed of the sampling noise.
         #[arg(long, default_value_t = 0)]
         seed: i64,
@@ -53,23 +59,58 @@ enum Command {
         #[arg(long)]
         real: bool,
     },
+    /// Draw a run's training curves into one PNG: the D-loss composite, the judge's scores (when
+    /// logged) and the six losses, raw values faint with a smoothed line over them, as
+    /// TensorBoard shows them. Several --run overlay their curves, one color each.
+    Plot {
+        /// Run name; repeat to overlay several runs.
+        #[arg(long, default_value = "B", value_parser = model::cli::run_name)]
+        run: Vec<String>,
+        /// Every run under --runs-dir (e.g. a sweep's directory), overlaid.
+        #[arg(long, conflicts_with = "run")]
+        all: bool,
+        /// Output PNG (default: <runs-dir>/<run>/curves.png for one run, else
+        /// <runs-dir>/curves.png). An existing file other than the default is kept unless --force.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace an existing --out file.
+        #[arg(long)]
+        force: bool,
+        /// TensorBoard's smoothing weight, in [0, 1).
+        #[arg(long, default_value_t = 0.6, value_parser = smoothing_weight)]
+        smoothing: f64,
+    },
 }
 
-fn main() {
-    if let Err(e) = run(Cli::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+fn smoothing_weight(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(w) if (0.0..1.0).contains(&w) => Ok(w),
+        Ok(_) => Err("must be in [0, 1)".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
+fn sample_count(s: &str) -> Result<i64, String> {
+    match s.parse::<i64>() {
+        Ok(n) if n > 0 && n % 10 == 0 => Ok(n),
+        Ok(_) => Err("must be a positive multiple of 10 (equal per class)".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    model::cli::main(|| run(cli))
+}
+
 fn run(cli: Cli) -> Result<()> {
-    let device = cli.device.device()?;
-    let judge_dir = eval::judge_dir(&cli.runs_dir);
+    let judge_dir = cli.judge_dir.clone();
     match cli.command {
         Command::TrainJudge { config, force } => {
             if judge_dir.join(eval::JUDGE_FILE).exists() && !force {
                 bail!("{} already holds a judge; pass --force to replace it", judge_dir.display());
             }
+            let device = cli.device.device()?;
             let (train, test) = Dataset::train_and_test(&cli.data_dir, device)?;
             let started = std::time::Instant::now();
             let (vs, judge, test_accuracy) = eval::train_judge(&config, &train, &test)?;
@@ -85,7 +126,12 @@ fn run(cli: Cli) -> Result<()> {
             println!("saved {} (fid_real, train 60k vs test 10k: {fid_real:.3})", judge_dir.display());
             Ok(())
         }
-        Command::Score { run, checkpoint, n, seed, real } => {
+        Command::Plot { run, all, out, force, smoothing } => plot(&cli.runs_dir, run, all, out, force, smoothing),
+        Command::Score { run, checkpoint, n, seed, real, precision } => {
+            // Images, and the judge's features and logits of them, are all held at once.
+            let per_sample = 28.0 * 28.0 * 4.0 + (eval::FEATURES as f64 + 10.0) * 4.0 * 2.0;
+            model::cli::ensure_memory(&format!("scoring {n} samples"), n as f64 * per_sample + 500e6)?;
+            let device = cli.device.device()?;
             let judge = eval::load_judge(&judge_dir, device)?;
             let (what, scores) = if real {
                 let test = Dataset::split(&cli.data_dir, Split::Test, device)?;
@@ -93,23 +139,66 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 let run_dir = cli.runs_dir.join(&run);
                 let (iteration, dir) = checkpoint::find(&run_dir, checkpoint)?;
-                let (_vs, generator) = checkpoint::load_generator(&dir, device, Upsample::SubPixel)?;
+                let (_vs, generator) = checkpoint::load_generator(&dir, device, Upsample::SubPixel, precision)?;
                 let (images, classes) = eval::generate_balanced(&generator, n, seed, device)?;
                 (format!("run {run} after {iteration} iterations"), eval::score_images(&judge, &images, &classes))
             };
-            print_scores(&what, &scores, &judge.record);
+            print_scores(&what, &scores, &judge);
             let mut json = serde_json::to_value(&scores)?;
             json["what"] = what.into();
             json["fid_real"] = judge.record.fid_real.into();
             json["judge_test_accuracy"] = judge.record.test_accuracy.into();
+            json["judge_sha256"] = judge.sha256.clone().into();
             println!("{json}");
             Ok(())
         }
     }
 }
 
-fn print_scores(what: &str, s: &Scores, judge: &JudgeRecord) {
-    println!("{what}: {} samples", s.n);
+/// Run names under `runs_dir`: the directories holding a run record.
+fn all_runs(runs_dir: &std::path::Path) -> Result<Vec<String>> {
+    let entries = std::fs::read_dir(runs_dir).with_context(|| format!("cannot list {}", runs_dir.display()))?;
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("config.json").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    ensure!(!names.is_empty(), "{} holds no runs", runs_dir.display());
+    Ok(names)
+}
+
+fn plot(runs_dir: &std::path::Path, runs: Vec<String>, all: bool, out: Option<PathBuf>, force: bool, smoothing: f64) -> Result<()> {
+    let runs = if all { all_runs(runs_dir)? } else { runs };
+    let curves: Vec<plot::Curves> =
+        runs.iter().map(|r| plot::Curves::load(r, &runs_dir.join(r))).collect::<Result<_>>()?;
+    let default = match runs.as_slice() {
+        [one] => runs_dir.join(one).join("curves.png"),
+        _ => runs_dir.join("curves.png"),
+    };
+    // The default file is the plot's own and is redrawn each time; anything else is checked.
+    let out = match out {
+        Some(path) if path != default => {
+            let ours = |p: &std::path::Path| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("curves"));
+            model::cli::check_output(&path, force, ours)?;
+            path
+        }
+        _ => default,
+    };
+    let rgb = plot::render(&curves, smoothing)?;
+    let (w, h) = (plot::WIDTH as usize, plot::HEIGHT as usize);
+    logging::write_png(&out, &rgb, h, w, logging::ColorType::Rgb)?;
+    let judges: std::collections::BTreeSet<_> = curves.iter().filter_map(|c| c.judge.as_deref()).collect();
+    if judges.len() > 1 {
+        eprintln!("warning: these runs were scored by {} different judges; their eval/* curves do not compare", judges.len());
+    }
+    println!("wrote {} ({w}x{h}, {} run(s))", out.display(), curves.len());
+    Ok(())
+}
+
+fn print_scores(what: &str, s: &Scores, loaded: &eval::LoadedJudge) {
+    let judge = &loaded.record;
+    println!("{what}: {} samples (judge SHA-256 {})", s.n, loaded.sha256);
     println!(
         "  conditional accuracy  {:6.2}%   (judge on real test images: {:.2}%)",
         100.0 * s.conditional_accuracy,

@@ -26,8 +26,8 @@ fn quick_judge(dir: &Path) -> (Dataset, Dataset) {
 #[test]
 fn judge_scores_real_noisy_and_generated_images() {
     let runs = tempfile::tempdir().unwrap();
-    let (train, test) = quick_judge(&eval::judge_dir(runs.path()));
-    let j = eval::load_judge(&eval::judge_dir(runs.path()), Device::Cpu).unwrap();
+    let (train, test) = quick_judge(&runs.path().join("judge"));
+    let j = eval::load_judge(&runs.path().join("judge"), Device::Cpu).unwrap();
 
     // Real test images scored as if they were samples of their labels: the judge's test accuracy,
     // per-class accuracies that average (weighted by class size) to it, and FID ~ 0.
@@ -53,11 +53,12 @@ fn judge_scores_real_noisy_and_generated_images() {
     let ckpt = runs.path().join("x/checkpoints/5");
     std::fs::create_dir_all(&ckpt).unwrap();
     let vs = tch::nn::VarStore::new(Device::Cpu);
-    model::Generator::new(&vs, model::Z_SIZE, model::Upsample::SubPixel);
+    model::Generator::new(&vs, model::Z_SIZE, model::Upsample::SubPixel, model::Precision::Fp32);
     vs.save(ckpt.join(model::checkpoint::GENERATOR_FILE)).unwrap();
     let eval_cli = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_eval"))
             .args(["--runs-dir", runs.path().to_str().unwrap(), "--data-dir", mnist().to_str().unwrap()])
+            .args(["--judge-dir", runs.path().join("judge").to_str().unwrap()])
             .args(args)
             .output()
             .unwrap()
@@ -70,15 +71,17 @@ fn judge_scores_real_noisy_and_generated_images() {
     assert_eq!((scored["n"].as_i64(), scored["per_class_accuracy"].as_array().unwrap().len()), (Some(200), 10));
     assert!(scored["fid"].as_f64().unwrap() > 10.0, "an untrained generator is far from MNIST: {scored}");
     assert!(scored["what"].as_str().unwrap().contains("after 5 iterations"));
+    assert_eq!(scored["judge_sha256"].as_str(), Some(j.sha256.as_str()));
+    assert_eq!(j.sha256.len(), 64);
     let real = json(eval_cli(&["score", "--cpu", "--real"]));
     assert_eq!(real["conditional_accuracy"].as_f64(), Some(j.record.test_accuracy));
     let refused = eval_cli(&["train-judge", "--cpu"]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
     let no_judge = std::process::Command::new(env!("CARGO_BIN_EXE_eval"))
-        .args(["--runs-dir", "/nonexistent", "score", "--cpu"])
+        .args(["--judge-dir", "/nonexistent", "score", "--cpu"])
         .output()
         .unwrap();
     assert_eq!(no_judge.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&no_judge.stderr).contains("train-judge` first"));
+    assert!(String::from_utf8_lossy(&no_judge.stderr).contains("train-judge --judge-dir /nonexistent` first"));
 }

@@ -1,79 +1,117 @@
-//! TensorBoard event files through tensorboard-rs 0.5.9, with its sharp edges kept from the user:
-//! it panics on bad input (so every input is validated here first), wants images as interleaved
-//! RGB with dims `[3, W, H]` (gray is repeated into three channels here), only flushes for real when
-//! its writer is dropped (so `close` drops it), and names files by the second, pid and host, so two
-//! writers in one directory and one second would clobber or misorder each other (so `open` waits
-//! for the next second when the directory already has a file from this one).
+//! TensorBoard event files, written with tensorboard-rs's record framing and summary builders.
+//! Its `FileWriter` is not used: it panics on any I/O error, only flushes when dropped, and names
+//! files by the current second, so a file dated in the future (clock skew) or a second writer in
+//! the same second would sort wrongly. Here each file is named after the newest one already in
+//! the directory, writes report their errors, and `flush` makes the data visible to TensorBoard.
 
 use anyhow::{ensure, Context, Result};
+use ndarray::ArrayView2;
+use std::fs::File;
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 use tensorboard_proto::event::{Event, SessionLog, SessionLog_SessionStatus};
-use tensorboard_rs::summary_writer::FileWriter;
+use tensorboard_proto::summary::{Summary, SummaryMetadata, SummaryMetadata_PluginData, Summary_Value};
+use tensorboard_proto::tensor::TensorProto;
+use tensorboard_proto::types::DataType;
+use tensorboard_rs::record_writer::RecordWriter;
+
+const PREFIX: &str = "events.out.tfevents.";
 
 pub struct EventWriter {
-    writer: Option<FileWriter>,
+    records: RecordWriter<BufWriter<File>>,
+    path: PathBuf,
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
-/// The largest creation second among the event files in `dir` (0 when there are none).
-fn newest_event_second(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
+/// The largest creation second among the event files in `dir` (None when there are none).
+fn newest_event_second(dir: &Path) -> Option<u64> {
+    std::fs::read_dir(dir)
+        .ok()?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|n| n.strip_prefix("events.out.tfevents.")?.split('.').next()?.parse().ok())
+        .filter_map(|n| n.strip_prefix(PREFIX)?.split('.').next()?.parse().ok())
         .max()
-        .unwrap_or(0)
 }
 
 impl EventWriter {
     /// Opens a new event file in `dir` (created if needed). `start_step`: TensorBoard drops the
     /// events of earlier files at steps >= it, so a resumed run replaces what it repeats.
+    /// The file's name sorts after every event file already there, as TensorBoard reads them in
+    /// name order: it carries the current second, or the newest file's second + 1 if that is
+    /// later (a second writer in the same second, or a clock that went back).
     pub fn open(dir: &Path, start_step: u64) -> Result<EventWriter> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let probe = dir.join(".write-test");
-        std::fs::write(&probe, b"").with_context(|| format!("cannot write in {}", dir.display()))?;
-        std::fs::remove_file(&probe).ok();
-        while newest_event_second(dir) >= now_secs() {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let mut writer = FileWriter::new(dir);
-        let mut event = Event::new();
+        let second = (now() as u64).max(newest_event_second(dir).map_or(0, |s| s + 1));
+        let host = gethostname::gethostname().to_string_lossy().replace(['/', '.'], "_");
+        let path = dir.join(format!("{PREFIX}{second:010}.{host}.{}.0", std::process::id()));
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("cannot create the event file {}", path.display()))?;
+        let mut writer = EventWriter { records: RecordWriter::new(BufWriter::new(file)), path };
+        let mut version = Event::new();
+        version.set_file_version("brain.Event:2".into());
+        writer.write(version, 0)?;
+        let mut start = Event::new();
         let mut log = SessionLog::new();
         log.set_status(SessionLog_SessionStatus::START);
-        event.set_session_log(log);
-        writer.add_event(&event, start_step as usize);
-        Ok(EventWriter { writer: Some(writer) })
+        start.set_session_log(log);
+        writer.write(start, start_step)?;
+        writer.flush()?;
+        Ok(writer)
     }
 
-    pub fn scalar(&mut self, tag: &str, value: f32, step: u64) {
-        let summary = tensorboard_rs::summary::scalar(tag, value);
-        self.writer.as_mut().unwrap().add_summary(summary, step as usize);
+    fn write(&mut self, mut event: Event, step: u64) -> Result<()> {
+        event.set_wall_time(now());
+        event.set_step(step as i64);
+        let bytes = protobuf::Message::write_to_bytes(&event)?;
+        self.records.write(&bytes).with_context(|| format!("cannot write to {}", self.path.display()))
     }
 
-    /// A grayscale image, `pixels` row-major `height x width`.
-    pub fn gray_image(&mut self, tag: &str, pixels: &[u8], height: usize, width: usize, step: u64) -> Result<()> {
+    fn summary(&mut self, summary: Summary, step: u64) -> Result<()> {
+        let mut event = Event::new();
+        event.set_summary(summary);
+        self.write(event, step)
+    }
+
+    pub fn scalar(&mut self, tag: &str, value: f32, step: u64) -> Result<()> {
+        self.summary(tensorboard_rs::summary::scalar(tag, value), step)
+    }
+
+    /// A grayscale image `[height, width]`. (tensorboard-rs wants interleaved RGB with dims
+    /// `[3, W, H]`, so gray is repeated into three channels.)
+    pub fn gray_image(&mut self, tag: &str, image: &ArrayView2<u8>, step: u64) -> Result<()> {
+        let (height, width) = image.dim();
         ensure!(height > 0 && width > 0, "image {tag}: empty {height}x{width}");
-        ensure!(pixels.len() == height * width, "image {tag}: {} pixels for {height}x{width}", pixels.len());
-        let rgb: Vec<u8> = pixels.iter().flat_map(|&p| [p, p, p]).collect();
-        let summary = tensorboard_rs::summary::image(tag, &rgb, &[3, width, height]);
-        self.writer.as_mut().unwrap().add_summary(summary, step as usize);
-        Ok(())
+        let rgb: Vec<u8> = image.iter().flat_map(|&p| [p, p, p]).collect();
+        self.summary(tensorboard_rs::summary::image(tag, &rgb, &[3, width, height]), step)
     }
 
-    /// Writes everything out and closes the file; dropping does the same.
-    pub fn close(mut self) {
-        self.writer.take();
+    /// A text (TensorBoard's Text tab): a string tensor under the "text" plugin.
+    pub fn text(&mut self, tag: &str, text: &str, step: u64) -> Result<()> {
+        let mut tensor = TensorProto::new();
+        tensor.set_dtype(DataType::DT_STRING);
+        tensor.mut_string_val().push(text.as_bytes().to_vec());
+        let mut plugin = SummaryMetadata_PluginData::new();
+        plugin.set_plugin_name("text".into());
+        let mut metadata = SummaryMetadata::new();
+        metadata.set_plugin_data(plugin);
+        let mut value = Summary_Value::new();
+        value.set_tag(tag.into());
+        value.set_metadata(metadata);
+        value.set_tensor(tensor);
+        let mut summary = Summary::new();
+        summary.mut_value().push(value);
+        self.summary(summary, step)
     }
-}
 
-impl Drop for EventWriter {
-    fn drop(&mut self) {
-        // tensorboard-rs's writer thread flushes and joins only when the writer is dropped.
-        self.writer.take();
+    /// Makes everything written so far visible to readers.
+    pub fn flush(&mut self) -> Result<()> {
+        self.records.flush().with_context(|| format!("cannot write to {}", self.path.display()))
     }
 }
 
@@ -82,12 +120,13 @@ impl Drop for EventWriter {
 pub enum Record {
     Scalar { tag: String, step: u64, value: f32 },
     Image { tag: String, step: u64, png: Vec<u8> },
+    Text { tag: String, step: u64, text: String },
 }
 
 impl Record {
     fn step(&self) -> u64 {
         match self {
-            Record::Scalar { step, .. } | Record::Image { step, .. } => *step,
+            Record::Scalar { step, .. } | Record::Image { step, .. } | Record::Text { step, .. } => *step,
         }
     }
 }
@@ -99,12 +138,12 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Record>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out.tfevents."))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(PREFIX)))
         .collect();
     files.sort();
     let mut records: Vec<Record> = Vec::new();
     for file in files {
-        let bytes = std::fs::read(&file)?;
+        let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
         for payload in tfrecords(&bytes) {
             let event: Event = protobuf::Message::parse_from_bytes(payload)
                 .with_context(|| format!("{}: undecodable event", file.display()))?;
@@ -116,6 +155,9 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Record>> {
                 let tag = v.get_tag().to_string();
                 if v.has_image() {
                     records.push(Record::Image { tag, step, png: v.get_image().get_encoded_image_string().to_vec() });
+                } else if v.has_tensor() {
+                    let text = v.get_tensor().get_string_val().first().map(|b| String::from_utf8_lossy(b).into_owned());
+                    records.push(Record::Text { tag, step, text: text.unwrap_or_default() });
                 } else {
                     records.push(Record::Scalar { tag, step, value: v.get_simple_value() });
                 }

@@ -2,7 +2,7 @@
 //! A checkpoint is `<run>/checkpoints/<iterations done>/`; one being written has a dotted
 //! temporary name until it is complete, so every numbered directory is a complete checkpoint.
 
-use crate::{Generator, Upsample};
+use crate::{Generator, Precision, Upsample};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use tch::{nn, Device, Tensor};
@@ -38,8 +38,9 @@ pub fn find(run_dir: &Path, iteration: Option<u64>) -> Result<(u64, PathBuf)> {
     };
     match (found, iteration) {
         (Some(c), _) => Ok(c.clone()),
+        (None, _) if !run_dir.is_dir() => bail!("there is no run directory {}", run_dir.display()),
         (None, _) if all.is_empty() => {
-            bail!("{} holds no checkpoint (is {} a run directory?)", dir(run_dir).display(), run_dir.display())
+            bail!("{} holds no checkpoint yet (is {} a run directory?)", dir(run_dir).display(), run_dir.display())
         }
         (None, Some(it)) => {
             let have: Vec<String> = all.iter().map(|(i, _)| i.to_string()).collect();
@@ -50,7 +51,12 @@ pub fn find(run_dir: &Path, iteration: Option<u64>) -> Result<(u64, PathBuf)> {
 }
 
 /// Loads the generator of a checkpoint directory; its latent size is read from the file.
-pub fn load_generator(checkpoint: &Path, device: Device, upsample: Upsample) -> Result<(nn::VarStore, Generator)> {
+pub fn load_generator(
+    checkpoint: &Path,
+    device: Device,
+    upsample: Upsample,
+    precision: Precision,
+) -> Result<(nn::VarStore, Generator)> {
     let file = checkpoint.join(GENERATOR_FILE);
     let tensors = Tensor::read_safetensors(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let z_size = tensors
@@ -59,7 +65,7 @@ pub fn load_generator(checkpoint: &Path, device: Device, upsample: Upsample) -> 
         .map(|(_, t)| t.size()[1])
         .with_context(|| format!("{} has no generator.embedding.weight", file.display()))?;
     let mut vs = nn::VarStore::new(device);
-    let generator = Generator::new(&vs, z_size, upsample);
+    let generator = Generator::new(&vs, z_size, upsample, precision);
     vs.load(&file).with_context(|| format!("{} does not hold this project's generator", file.display()))?;
     Ok((vs, generator))
 }

@@ -4,9 +4,12 @@
 //! (`critic.conv_1.weight`, `generator.dense_2.bias`, ...) that checkpoints carry.
 
 pub mod checkpoint;
+pub mod cli;
 pub mod device;
+pub mod precision;
 pub mod subpixel;
 
+pub use precision::Precision;
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
@@ -27,7 +30,8 @@ pub fn leaky_relu(x: &Tensor) -> Tensor {
 /// Inverted dropout: zero each element with probability `p`, scale the rest by `1/(1-p)`, in
 /// training only. On the CPU the mask is drawn as `uniform >= p` (the same Bernoulli(1-p) masks as
 /// libtorch's dropout, whose CPU bernoulli_ is 2.3x slower and was half the critic's forward);
-/// on CUDA libtorch's fused kernel is the faster one.
+/// on CUDA libtorch's fused kernel is the faster one. The uniforms are fp32 in `x`'s layout
+/// whatever `x`'s precision, so bf16 and fp32 runs of one seed drop the same units.
 pub fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
     if !train {
         return x.shallow_clone();
@@ -35,7 +39,8 @@ pub fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
     if x.device().is_cuda() {
         return x.dropout(p, true);
     }
-    x * (x.rand_like().ge(p) * (1.0 / (1.0 - p)))
+    let uniform = Tensor::empty_strided(x.size(), x.stride(), (Kind::Float, x.device())).uniform_(0.0, 1.0);
+    x * (uniform.ge(p) * (1.0 / (1.0 - p))).to_kind(x.kind())
 }
 
 /// The same NCHW tensor laid out channels-last (NHWC in memory). tch has no memory-format API,
@@ -63,6 +68,27 @@ fn dense(p: nn::Path, n_in: i64, n_out: i64) -> nn::Linear {
 /// Called after each named layer of a forward pass with its output (for `summary`).
 pub type Trace<'a> = &'a mut dyn FnMut(&str, &Tensor);
 
+/// A layer's convolution (stride 1, zero `padding`) or product in the precision of its input: the
+/// fp32 weights are cast (a differentiable cast, so gradients reach them in fp32).
+fn conv_in(x: &Tensor, c: &nn::Conv2D, padding: i64) -> Tensor {
+    let k = x.kind();
+    x.conv2d(&cast(&c.ws, k), c.bs.as_ref().map(|b| cast(b, k)).as_ref(), [1, 1], [padding, padding], [1, 1], 1)
+}
+
+fn linear_in(x: &Tensor, l: &nn::Linear) -> Tensor {
+    let k = x.kind();
+    x.linear(&cast(&l.ws, k), l.bs.as_ref().map(|b| cast(b, k)).as_ref())
+}
+
+/// `t` as `kind`, without a copy when it already is.
+pub fn cast(t: &Tensor, kind: Kind) -> Tensor {
+    if t.kind() == kind {
+        t.shallow_clone()
+    } else {
+        t.to_kind(kind)
+    }
+}
+
 pub struct Critic {
     conv_1: nn::Conv2D,
     conv_2: nn::Conv2D,
@@ -70,11 +96,12 @@ pub struct Critic {
     conv_4: nn::Conv2D,
     output_is_fake: nn::Linear,
     output_class: nn::Linear,
+    pub precision: Precision,
 }
 
 impl Critic {
     /// Registers the critic's parameters under `critic.*` in `vs`.
-    pub fn new(vs: &nn::VarStore) -> Critic {
+    pub fn new(vs: &nn::VarStore, precision: Precision) -> Critic {
         let p = vs.root() / "critic";
         Critic {
             conv_1: conv(&p / "conv_1", 1, 32, 3, 1),
@@ -83,10 +110,11 @@ impl Critic {
             conv_4: conv(&p / "conv_4", 128, 256, 3, 1),
             output_is_fake: dense(&p / "output_is_fake", 256 * 7 * 7, 1),
             output_class: dense(&p / "output_class", 256 * 7 * 7, CLASSES),
+            precision,
         }
     }
 
-    /// `x [N,1,28,28]` -> (`is_fake [N]`, no activation; class logits `[N,10]`).
+    /// `x [N,1,28,28]` -> (`is_fake [N]`, no activation; class logits `[N,10]`), both fp32.
     /// Dropout is active only when `train`.
     pub fn forward(&self, x: &Tensor, train: bool) -> (Tensor, Tensor) {
         self.forward_traced(x, train, &mut |_, _| {})
@@ -97,32 +125,37 @@ impl Critic {
             trace(name, &x);
             x
         };
-        let x = t("conv_1", self.conv_1.forward(&channels_last(x)));
+        let x = t("conv_1", conv_in(&channels_last(&cast(x, self.precision.kind())), &self.conv_1, 1));
         let x = t("leaky_relu_1", leaky_relu(&x));
         let x = t("max_pool_1", x.max_pool2d_default(2));
         let x = t("dropout_1", dropout(&x, DROPOUT, train));
-        let x = t("conv_2", self.conv_2.forward(&x));
+        let x = t("conv_2", conv_in(&x, &self.conv_2, 1));
         let x = t("leaky_relu_2", leaky_relu(&x)); // the seed's MaxPool(1) here is the identity
         let x = t("dropout_2", dropout(&x, DROPOUT, train));
-        let x = t("conv_3", self.conv_3.forward(&x));
+        let x = t("conv_3", conv_in(&x, &self.conv_3, 1));
         let x = t("max_pool_3", x.max_pool2d_default(2));
         let x = t("leaky_relu_3", leaky_relu(&x));
         let x = t("dropout_3", dropout(&x, DROPOUT, train));
-        let x = t("conv_4", self.conv_4.forward(&x));
+        let x = t("conv_4", conv_in(&x, &self.conv_4, 1));
         let x = t("leaky_relu_4", leaky_relu(&x));
         let x = t("dropout_4", dropout(&x, DROPOUT, train));
         let x = t("flatten", x.flatten(1, -1));
-        let is_fake = t("output_is_fake", self.output_is_fake.forward(&x)).squeeze_dim(1);
-        let class = t("output_class", self.output_class.forward(&x));
+        let is_fake = t("output_is_fake", linear_in(&x, &self.output_is_fake).to_kind(Kind::Float)).squeeze_dim(1);
+        let class = t("output_class", linear_in(&x, &self.output_class).to_kind(Kind::Float));
         (is_fake, class)
     }
 }
 
 /// How G computes "upsample x2 (nearest) then 5x5 same conv": the literal form, or the
 /// equivalent sub-pixel form (see `subpixel`), which does 36% of the multiply-adds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Upsample {
+    /// Upsample, then the 5x5 convolution, literally (for comparison).
     Plain,
+    /// Four folded 3x3 convolutions on the small map, interleaved (the same function, faster).
+    #[default]
+    #[value(name = "subpixel")]
     SubPixel,
 }
 
@@ -135,11 +168,12 @@ pub struct Generator {
     conv_out: nn::Conv2D,
     z_size: i64,
     pub upsample: Upsample,
+    pub precision: Precision,
 }
 
 impl Generator {
     /// Registers the generator's parameters under `generator.*` in `vs`.
-    pub fn new(vs: &nn::VarStore, z_size: i64, upsample: Upsample) -> Generator {
+    pub fn new(vs: &nn::VarStore, z_size: i64, upsample: Upsample, precision: Precision) -> Generator {
         let p = vs.root() / "generator";
         let emb_cfg = nn::EmbeddingConfig { ws_init: glorot(CLASSES, z_size), ..Default::default() };
         Generator {
@@ -151,6 +185,7 @@ impl Generator {
             conv_out: conv(&p / "conv_out", 128, 1, 2, 0),
             z_size,
             upsample,
+            precision,
         }
     }
 
@@ -168,7 +203,7 @@ impl Generator {
         Tensor::cat(&chunks, 0)
     }
 
-    /// `z [N,100]`, `class [N]` int64 -> images `[N,1,28,28]` in (-1,1).
+    /// `z [N,100]`, `class [N]` int64 -> images `[N,1,28,28]` in (-1,1), fp32.
     pub fn forward(&self, z: &Tensor, class: &Tensor) -> Tensor {
         self.forward_traced(z, class, &mut |_, _| {})
     }
@@ -179,10 +214,10 @@ impl Generator {
             x
         };
         let h = t("embedding", self.embedding.forward(class));
-        let h = t("multiply", z * h);
-        let h = t("dense_1", self.dense_1.forward(&h));
+        let h = t("multiply", cast(&(z * h), self.precision.kind()));
+        let h = t("dense_1", linear_in(&h, &self.dense_1));
         let h = t("leaky_relu_1", leaky_relu(&h));
-        let h = t("dense_2", self.dense_2.forward(&h));
+        let h = t("dense_2", linear_in(&h, &self.dense_2));
         let h = t("leaky_relu_2", leaky_relu(&h));
         let h = t("reshape", channels_last(&h.view([-1, 128, 7, 7])));
         // conv_1, conv_2 rows: nearest x2 upsampling then the 5x5 conv, as one step.
@@ -191,20 +226,22 @@ impl Generator {
         let h = t("conv_2", self.up_conv(&h, &self.conv_2));
         let h = t("leaky_relu_4", leaky_relu(&h));
         let h = t("conv_out", conv2x2_same(&h, &self.conv_out));
-        t("tanh", h.tanh())
+        t("tanh", h.tanh().to_kind(Kind::Float))
     }
 
     fn up_conv(&self, x: &Tensor, conv: &nn::Conv2D) -> Tensor {
+        let bias = conv.bs.as_ref().map(|b| cast(b, x.kind()));
         match self.upsample {
-            Upsample::Plain => subpixel::plain_upsample_conv5x5(x, &conv.ws, conv.bs.as_ref()),
-            Upsample::SubPixel => subpixel::upsample_conv5x5(x, &conv.ws, conv.bs.as_ref()),
+            Upsample::Plain => subpixel::plain_upsample_conv5x5(x, &cast(&conv.ws, x.kind()), bias.as_ref()),
+            // The fold sums fp32 weights, then casts once.
+            Upsample::SubPixel => subpixel::upsample_conv5x5(x, &conv.ws, bias.as_ref()),
         }
     }
 }
 
 /// A 2x2 conv with TensorFlow's "same" rule for even kernels: pad 0 before and 1 after, each axis.
 pub fn conv2x2_same(x: &Tensor, conv: &nn::Conv2D) -> Tensor {
-    conv.forward(&x.constant_pad_nd([0, 1, 0, 1]))
+    conv_in(&x.constant_pad_nd([0, 1, 0, 1]), conv, 0)
 }
 
 /// Standard normal noise `[n, z_size]` and uniform random classes `[n]` on `device`.

@@ -1,14 +1,16 @@
 //! `model summary`: the two networks layer by layer, like Keras's `model.summary()`.
 
 use clap::{Parser, Subcommand};
-use model::{parameter_count, Critic, Generator, Upsample};
-use tch::{nn, Device, Kind, Tensor};
+use model::{device::DeviceArgs, parameter_count, Critic, Generator, Precision, Upsample};
+use tch::{nn, Kind, Tensor};
 
 #[derive(Parser)]
 #[command(about = "The seed's WGAN-ACGAN networks")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 #[derive(Subcommand)]
@@ -44,17 +46,25 @@ fn thousands(n: i64) -> String {
 }
 
 fn main() {
-    let Command::Summary = Cli::parse().command;
+    let cli = Cli::parse();
+    model::cli::main(|| summary(cli))
+}
+
+fn summary(cli: Cli) -> anyhow::Result<()> {
+    let Command::Summary = cli.command;
+    let device = cli.device.device()?;
+    println!("device: {device:?}\n");
     let _no_grad = tch::no_grad_guard();
-    let vs = nn::VarStore::new(Device::Cpu);
-    let critic = Critic::new(&vs);
+    let vs = nn::VarStore::new(device);
+    let critic = Critic::new(&vs, Precision::Fp32);
     print_table("Critic D", &vs, "critic", |trace| {
-        let _ = critic.forward_traced(&Tensor::zeros([1, 1, 28, 28], (Kind::Float, Device::Cpu)), false, trace);
+        let _ = critic.forward_traced(&Tensor::zeros([1, 1, 28, 28], (Kind::Float, device)), false, trace);
     });
-    let vs = nn::VarStore::new(Device::Cpu);
-    let generator = Generator::new(&vs, model::Z_SIZE, Upsample::Plain);
+    let vs = nn::VarStore::new(device);
+    let generator = Generator::new(&vs, model::Z_SIZE, Upsample::Plain, Precision::Fp32);
     print_table("Generator G", &vs, "generator", |trace| {
-        let (z, c) = model::noise(1, model::Z_SIZE, Device::Cpu);
+        let (z, c) = model::noise(1, model::Z_SIZE, device);
         let _ = generator.forward_traced(&z, &c, trace);
     });
+    Ok(())
 }

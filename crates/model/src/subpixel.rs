@@ -36,8 +36,10 @@ pub fn folded_kernel(weight: &Tensor) -> Tensor {
     Tensor::einsum("apk,bql,oikl->oabipq", &[&f, &f, weight], None::<&[i64]>).reshape([c_out * 4, c_in, 3, 3])
 }
 
-/// Same function as `plain_upsample_conv5x5`, computed on the small map.
+/// Same function as `plain_upsample_conv5x5`, computed on the small map (in `x`'s precision; the
+/// kernel is folded in its own and then cast).
 pub fn upsample_conv5x5(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
     let bias = bias.map(|b| b.repeat_interleave_self_int(4, 0, None));
-    x.conv2d(&folded_kernel(weight), bias.as_ref(), [1, 1], [1, 1], [1, 1], 1).pixel_shuffle(2)
+    let kernel = crate::cast(&folded_kernel(weight), x.kind());
+    x.conv2d(&kernel, bias.as_ref(), [1, 1], [1, 1], [1, 1], 1).pixel_shuffle(2)
 }

@@ -5,13 +5,13 @@ use tch::{nn, Device, Kind, Tensor};
 
 fn critic() -> (nn::VarStore, Critic) {
     let vs = nn::VarStore::new(Device::Cpu);
-    let d = Critic::new(&vs);
+    let d = Critic::new(&vs, model::Precision::Fp32);
     (vs, d)
 }
 
 fn generator(upsample: Upsample) -> (nn::VarStore, Generator) {
     let vs = nn::VarStore::new(Device::Cpu);
-    let g = Generator::new(&vs, model::Z_SIZE, upsample);
+    let g = Generator::new(&vs, model::Z_SIZE, upsample, model::Precision::Fp32);
     (vs, g)
 }
 

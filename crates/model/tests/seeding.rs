@@ -9,9 +9,9 @@ fn same_seed_same_initial_weights() {
     let weights = |seed| {
         tch::manual_seed(seed);
         let vs = nn::VarStore::new(Device::Cpu);
-        Generator::new(&vs, model::Z_SIZE, Upsample::SubPixel);
+        Generator::new(&vs, model::Z_SIZE, Upsample::SubPixel, model::Precision::Fp32);
         let vs_d = nn::VarStore::new(Device::Cpu);
-        Critic::new(&vs_d);
+        Critic::new(&vs_d, model::Precision::Fp32);
         (
             vs.variables()["generator.conv_2.weight"].copy(),
             vs.variables()["generator.embedding.weight"].copy(),

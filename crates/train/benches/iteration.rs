@@ -1,7 +1,7 @@
 //! Seconds per generator iteration of this project at the seed's configuration (batch 100,
 //! 5 critic iterations), median of --repeats after --warmup, and peak RSS: one JSON line.
 //! `scripts/bench` runs it beside the PyTorch reference. Flags after `--`, e.g.
-//! `cargo bench -p train --bench iteration -- --threads 2 --plain-upsample`.
+//! `cargo bench -p train --bench iteration -- --threads 2 --upsample plain --precision bf16`.
 
 use clap::Parser;
 use data::Dataset;
@@ -14,9 +14,6 @@ struct Args {
     config: Config,
     #[command(flatten)]
     device: model::device::DeviceArgs,
-    /// libtorch intra-op threads (default: libtorch's choice, one per core).
-    #[arg(long)]
-    threads: Option<i32>,
     #[arg(long, default_value_t = 1)]
     warmup: u64,
     #[arg(long, default_value_t = 3)]
@@ -43,9 +40,8 @@ fn main() {
 }
 
 fn bench(args: Args) -> anyhow::Result<()> {
-    if let Some(n) = args.threads {
-        tch::set_num_threads(n);
-    }
+    let mut args = args;
+    args.config.apply_threads();
     let device = args.device.device()?;
     let data = Dataset::gan_training_set(&args.config.data_dir, device)?;
     let mut trainer = Trainer::new(&args.config, data, device);
@@ -64,7 +60,7 @@ fn bench(args: Args) -> anyhow::Result<()> {
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
     let json = serde_json::json!({
-        "implementation": if args.config.plain_upsample { "rust-tch-plain-upsample" } else { "rust-tch" },
+        "implementation": format!("rust-tch-{:?}-{:?}", args.config.upsample, args.config.precision).to_lowercase(),
         "device": format!("{device:?}"),
         "threads": tch::get_num_threads(),
         "batch_size": args.config.batch_size,

@@ -1,5 +1,5 @@
 //! Where one seed-config generator iteration spends its time, phase by phase (the profile behind
-//! the README's performance section): `cargo bench -p train --bench phases [-- --plain-upsample]`.
+//! the README's performance section): `cargo bench -p train --bench phases [-- --upsample plain --precision bf16]`.
 
 use clap::Parser;
 use std::time::Instant;
@@ -26,7 +26,8 @@ fn time(name: &str, n: u32, mut f: impl FnMut()) {
 }
 
 fn main() {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    args.config.apply_threads();
     let cpu = (Kind::Float, Device::Cpu);
     let data = data::Dataset {
         images: Tensor::rand([1000, 1, 28, 28], cpu),

@@ -2,13 +2,15 @@
 
 pub mod config;
 pub mod grid;
+pub mod losses;
 pub mod rmsprop;
 pub mod run;
+
 
 use anyhow::{bail, Result};
 use config::Config;
 use data::{BatchSampler, Dataset};
-use model::{Critic, Generator, Upsample};
+use model::{Critic, Generator};
 use rmsprop::RmsProp;
 use std::collections::VecDeque;
 use tch::{nn, Device, Tensor};
@@ -28,6 +30,22 @@ pub fn critic_iters(it: u64, d_iters: u64, boost_d_iters: u64) -> u64 {
     } else {
         d_iters
     }
+}
+
+/// Memory a run of `cfg` needs on its device, roughly (in bytes), so that impossible sizes are
+/// refused before anything is allocated: the 70,000 training images; both networks' parameters
+/// with gradients and RMSprop state; one critic loop's real and fake batches; the activations of
+/// the generator step (G and D with autograd, ~6 MB an image) and of the no-autograd fake
+/// generation (chunks of 500, ~1 MB an image); libtorch itself. At the seed configuration it says
+/// 1.4 GB, and 1.5 GB of peak RSS is measured: a guard against absurd sizes, not a budget.
+pub fn memory_needed(cfg: &Config) -> f64 {
+    const IMAGE: f64 = 28.0 * 28.0 * 4.0;
+    let (z, b) = (cfg.z_size as f64, cfg.batch_size as f64);
+    let generator = 10.0 * z + 1024.0 * z + 1024.0 + 1024.0 * 6272.0 + 6272.0 + 819_456.0 + 819_328.0 + 513.0;
+    let copies = if cfg.as_published { 5.0 } else { 4.0 }; // parameter, gradient, accumulator(s), cast
+    let parameters = (generator + 525_835.0) * 4.0 * copies;
+    let critic_loop = cfg.d_iters.max(cfg.boost_d_iters) as f64 * b * IMAGE * 2.0;
+    70_000.0 * IMAGE + parameters + critic_loop + b * 6e6 + b.min(500.0) * 1e6 + 300e6
 }
 
 /// The seed of libtorch's generator for iteration `it` (splitmix64 of seed and iteration).
@@ -100,6 +118,9 @@ pub struct Trainer {
     pub critic: Critic,
     pub opt_g: RmsProp,
     pub opt_d: RmsProp,
+    /// `--as-published` only: the generator step's own RMSprop state for the critic's parameters
+    /// (the seed's combined model, compiled while D was trainable, also trained D).
+    pub opt_dg_critic: Option<RmsProp>,
     pub data: Dataset,
 }
 
@@ -107,13 +128,13 @@ impl Trainer {
     /// Fresh networks, initialised from `cfg.seed`.
     pub fn new(cfg: &Config, data: Dataset, device: Device) -> Trainer {
         tch::manual_seed(cfg.seed as i64);
-        let upsample = if cfg.plain_upsample { Upsample::Plain } else { Upsample::SubPixel };
         let vs_g = nn::VarStore::new(device);
-        let generator = Generator::new(&vs_g, cfg.z_size, upsample);
+        let generator = Generator::new(&vs_g, cfg.z_size, cfg.upsample, cfg.precision);
         let vs_d = nn::VarStore::new(device);
-        let critic = Critic::new(&vs_d);
+        let critic = Critic::new(&vs_d, cfg.precision);
         let (opt_g, opt_d) = (RmsProp::new(&vs_g, cfg.lr), RmsProp::new(&vs_d, cfg.lr));
-        Trainer { cfg: cfg.clone(), device, vs_g, vs_d, generator, critic, opt_g, opt_d, data }
+        let opt_dg_critic = cfg.as_published.then(|| RmsProp::new(&vs_d, cfg.lr));
+        Trainer { cfg: cfg.clone(), device, vs_g, vs_d, generator, critic, opt_g, opt_d, opt_dg_critic, data }
     }
 
     /// Clips every critic parameter, weights and biases of both heads, to [-clip, clip].
@@ -125,10 +146,34 @@ impl Trainer {
     }
 
     /// The critic's two losses on a batch it should call `sign` (-1 real, +1 fake): Keras's
-    /// `mean(y_true * is_fake)` with y_true = sign, and the class cross-entropy.
+    /// `mean(y_true * is_fake)` with y_true = sign, and the class cross-entropy (Keras's own
+    /// clipped form when training as published).
     fn critic_losses(&self, x: &Tensor, classes: &Tensor, sign: f64) -> (Tensor, Tensor) {
         let (is_fake, class_logits) = self.critic.forward(x, true);
-        ((is_fake * sign).mean(tch::Kind::Float), class_logits.cross_entropy_for_logits(classes))
+        let class = losses::class_loss(&class_logits, classes, self.cfg.as_published);
+        ((is_fake * sign).mean(tch::Kind::Float), class)
+    }
+
+    /// One RMSprop step of the critic on a batch it should call `sign` (-1 real, +1 fake);
+    /// returns the step's two losses.
+    pub fn critic_step(&mut self, x: &Tensor, classes: &Tensor, sign: f64) -> (Tensor, Tensor) {
+        let (is_fake, class) = self.critic_losses(x, classes, sign);
+        self.opt_d.minimize(&(&is_fake + &class));
+        (is_fake, class)
+    }
+
+    /// The generator step on fresh noise: D's dropout stays active, and only G's parameters get
+    /// gradients; as published, D's get them too, and D steps with the generator step's own
+    /// RMSprop state. Returns `DG_is_fake`, `DG_class`.
+    pub fn generator_step(&mut self) -> (Tensor, Tensor) {
+        let (z, classes) = model::noise(self.cfg.batch_size, self.cfg.z_size, self.device);
+        let (dg_is_fake, dg_class) = self.critic_losses(&self.generator.forward(&z, &classes), &classes, -1.0);
+        let dg_loss = &dg_is_fake + &dg_class;
+        match &mut self.opt_dg_critic {
+            None => self.opt_g.minimize(&dg_loss),
+            Some(opt_dg_critic) => rmsprop::minimize_jointly(&dg_loss, &mut [&mut self.opt_g, opt_dg_critic]),
+        }
+        (dg_is_fake, dg_class)
     }
 
     /// `n` fake images from fresh noise: G is constant during the critic loop, so generating
@@ -140,28 +185,23 @@ impl Trainer {
 
     /// Generator iteration `it` (0-based): the critic loop, then one generator step.
     pub fn iteration(&mut self, it: u64) -> Result<Losses> {
-        let (b, cfg) = (self.cfg.batch_size, &self.cfg);
-        tch::manual_seed(iteration_seed(cfg.seed, it));
-        let critic_iters = critic_iters(it, cfg.d_iters, cfg.boost_d_iters);
-        let mut sampler = BatchSampler::new(cfg.seed, it, self.data.len(), b as usize);
+        let b = self.cfg.batch_size;
+        tch::manual_seed(iteration_seed(self.cfg.seed, it));
+        let critic_iters = critic_iters(it, self.cfg.d_iters, self.cfg.boost_d_iters);
+        let mut sampler = BatchSampler::new(self.cfg.seed, it, self.data.len(), b as usize);
         let (real_x, real_y) = self.data.gather(&sampler.batches(critic_iters as usize, self.device));
         let (fake_x, fake_y) = self.fakes(critic_iters as i64 * b);
         let mut recent = Vec::new();
         for k in 0..critic_iters as i64 {
             self.clip_critic();
-            let (real_is_fake, real_class) = self.critic_losses(&real_x.get(k), &real_y.get(k), -1.0);
-            self.opt_d.minimize(&(&real_is_fake + &real_class));
+            let (real_is_fake, real_class) = self.critic_step(&real_x.get(k), &real_y.get(k), -1.0);
             let (fx, fy) = (fake_x.narrow(0, k * b, b), fake_y.narrow(0, k * b, b));
-            let (fake_is_fake, fake_class) = self.critic_losses(&fx, &fy, 1.0);
-            self.opt_d.minimize(&(&fake_is_fake + &fake_class));
+            let (fake_is_fake, fake_class) = self.critic_step(&fx, &fy, 1.0);
             if k >= critic_iters as i64 - WINDOW as i64 {
                 recent.push(Tensor::stack(&[real_is_fake, real_class, fake_is_fake, fake_class], 0).detach());
             }
         }
-        // Generator step: D's dropout stays active, and only G's parameters get gradients.
-        let (z, classes) = model::noise(b, self.cfg.z_size, self.device);
-        let (dg_is_fake, dg_class) = self.critic_losses(&self.generator.forward(&z, &classes), &classes, -1.0);
-        self.opt_g.minimize(&(&dg_is_fake + &dg_class));
+        let (dg_is_fake, dg_class) = self.generator_step();
         // One device-to-host copy per iteration for all the logged values.
         let generator_losses = Tensor::stack(&[dg_is_fake, dg_class], 0).detach();
         let all = Tensor::cat(&[Tensor::stack(&recent, 0).flatten(0, -1), generator_losses], 0);
@@ -179,7 +219,7 @@ impl Trainer {
 
     /// The sample grid of SPEC "What gets logged": row r is class r, column j uses the j-th of
     /// ten noise vectors, fixed for the run (drawn from the seed) so grids compare across time.
-    pub fn sample_grid(&self) -> (Vec<u8>, usize, usize) {
+    pub fn sample_grid(&self) -> ndarray::Array2<u8> {
         tch::manual_seed(iteration_seed(self.cfg.seed, u64::MAX));
         let z = Tensor::randn([10, self.cfg.z_size], (tch::Kind::Float, self.device)).repeat([10, 1]);
         let classes = Tensor::arange(10, (tch::Kind::Int64, self.device)).repeat_interleave_self_int(10, 0, None);

@@ -42,8 +42,21 @@ impl RmsProp {
     /// Gradients of `loss` w.r.t. this optimizer's parameters only, then one update. Nothing
     /// accumulates in any other tensor's `.grad`, so a network this does not own stays untouched.
     pub fn minimize(&mut self, loss: &Tensor) {
-        let grads = Tensor::run_backward(&[loss], &self.params(), false, false);
-        self.step(&grads);
+        minimize_jointly(loss, &mut [self]);
+    }
+
+    /// Copies of the accumulators, in `params()` order.
+    pub fn accumulators(&self) -> Vec<Tensor> {
+        self.slots.iter().map(|(_, _, a)| a.copy()).collect()
+    }
+
+    /// Number of parameters (and accumulators).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
@@ -62,5 +75,20 @@ impl RmsProp {
             a.copy_(t);
         }
         Ok(())
+    }
+}
+
+/// One gradient of `loss` w.r.t. the parameters of all `optimizers` (a single backward pass), then
+/// each optimizer's update with its own state: Keras's combined model training two networks.
+pub fn minimize_jointly(loss: &Tensor, optimizers: &mut [&mut RmsProp]) {
+    let grads = {
+        let params: Vec<&Tensor> = optimizers.iter().flat_map(|o| o.params()).collect();
+        Tensor::run_backward(&[loss], &params, false, false)
+    };
+    let mut rest = grads.as_slice();
+    for opt in optimizers {
+        let (mine, others) = rest.split_at(opt.len());
+        opt.step(mine);
+        rest = others;
     }
 }

@@ -100,7 +100,7 @@ fn logged_values_rerun_and_resume_are_exact() {
     // Sample grids: PNG files and TensorBoard images at steps 0 and 6, 280x280.
     for step in [0, 6] {
         let png = std::fs::read(a.join(format!("samples/samples_{step:07}.png"))).unwrap();
-        assert_eq!(logging::read_gray_png(&png).unwrap().1, 280);
+        assert_eq!(logging::read_gray_png(&png).unwrap().dim(), (280, 280));
     }
     let images: Vec<u64> = read_dir(&a)
         .unwrap()
@@ -164,7 +164,7 @@ fn refuses_to_overwrite_or_alter_a_run() {
     assert_eq!(std::fs::read(runs.path().join("r/config.json")).unwrap(), config);
     assert_eq!(listing(), before);
     let msg = clean_failure(train(runs.path(), "none", &["--cpu", "--resume"]));
-    assert!(msg.contains("config.json"), "{msg}");
+    assert!(msg.contains("is not a run directory (it does not exist)"), "{msg}");
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -228,8 +228,9 @@ fn sample_writes_grids_from_the_newest_checkpoint() {
     let out = runs.path().join("seven.png");
     let printed = ok(sample(&["--class", "7", "--n", "15", "--out", out.to_str().unwrap()]));
     assert!(String::from_utf8_lossy(&printed.stdout).contains("checkpoints/2"));
-    let (pixels, h, w) = logging::read_gray_png(&std::fs::read(&out).unwrap()).unwrap();
-    assert_eq!((h, w), (56, 280));
+    let grid = logging::read_gray_png(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(grid.dim(), (56, 280));
+    let pixels = grid.as_slice().unwrap();
     // 15 images: the second row's last five cells stay black, its first five do not.
     let cell = |r: usize, c: usize| {
         (0..28).flat_map(move |y| (0..28).map(move |x| (r * 28 + y) * 280 + c * 28 + x)).map(|i| pixels[i])
@@ -237,9 +238,8 @@ fn sample_writes_grids_from_the_newest_checkpoint() {
     assert!((5..10).all(|c| cell(1, c).all(|p| p == 0)), "cells past n are drawn");
     assert!((0..5).all(|c| cell(1, c).any(|p| p > 0)));
     ok(sample(&[]));
-    let (_, h, w) =
-        logging::read_gray_png(&std::fs::read(runs.path().join("s/samples/sample_0000002.png")).unwrap()).unwrap();
-    assert_eq!((h, w), (280, 280));
+    let grid = logging::read_gray_png(&std::fs::read(runs.path().join("s/samples/sample_0000002.png")).unwrap()).unwrap();
+    assert_eq!(grid.dim(), (280, 280));
     let msg = clean_failure(sample(&["--checkpoint", "5"]));
     assert!(msg.contains("no checkpoint at iteration 5") && msg.contains("there are: 2"), "{msg}");
     let msg = clean_failure(sample(&["--n", "15"]));
@@ -249,9 +249,11 @@ fn sample_writes_grids_from_the_newest_checkpoint() {
 #[test]
 fn eval_every_logs_judge_scores() {
     let runs = tempfile::tempdir().unwrap();
-    let args = [&TINY[..], &["--iterations", "9", "--eval-every", "4", "--eval-samples", "20"]].concat();
+    let judge_dir = runs.path().join("judges/one");
+    let judge_flag = ["--judge-dir", judge_dir.to_str().unwrap()];
+    let args = [&TINY[..], &["--iterations", "9", "--eval-every", "4", "--eval-samples", "20"], &judge_flag].concat();
     let msg = clean_failure(train(runs.path(), "e", &args));
-    assert!(msg.contains("train-judge` first"), "{msg}");
+    assert!(msg.contains("train-judge --judge-dir") && msg.contains("judges/one` first"), "{msg}");
     assert!(!runs.path().join("e").exists());
     // Any judge will do for the mechanics: an untrained one, with test statistics of its features.
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
@@ -260,7 +262,7 @@ fn eval_every_logs_judge_scores() {
     let stats = eval::fid::Stats::of(&judge.run(&test.images.narrow(0, 0, 500)).0);
     let config = eval::JudgeConfig { seed: 1, epochs: 0, batch_size: 1, lr: 0.0 };
     let record = eval::JudgeRecord { config, test_accuracy: 0.1, fid_real: 0.0, train_seconds: 0.0 };
-    eval::save_judge(&eval::judge_dir(runs.path()), &vs, &record, &stats).unwrap();
+    eval::save_judge(&judge_dir, &vs, &record, &stats).unwrap();
     ok(train(runs.path(), "e", &args));
     let logged = scalars(&runs.path().join("e"));
     for tag in ["eval/conditional_accuracy", "eval/fid"] {

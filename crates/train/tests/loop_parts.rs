@@ -11,8 +11,11 @@ struct Args {
     config: Config,
 }
 
-fn tiny_trainer() -> Trainer {
-    let cfg = Args::parse_from(["t", "--batch-size", "4", "--d-iters", "1", "--boost-d-iters", "2"]).config;
+/// A trainer on 32 random images: batch 4 (unless `extra` says), 1 critic iteration, 2 in boosts.
+fn tiny_trainer(extra: &[&str]) -> Trainer {
+    let batch: &[&str] = if extra.contains(&"--batch-size") { &[] } else { &["--batch-size", "4"] };
+    let args = [&["t", "--d-iters", "1", "--boost-d-iters", "2"][..], batch, extra].concat();
+    let cfg = Args::parse_from(args).config;
     let data = Dataset {
         images: Tensor::rand([32, 1, 28, 28], (Kind::Float, Device::Cpu)) * 2 - 1,
         labels: Tensor::randint(10, [32], (Kind::Int64, Device::Cpu)),
@@ -79,11 +82,9 @@ fn rmsprop_state_round_trips() {
 
 #[test]
 fn generator_step_leaves_the_critic_untouched() {
-    let mut t = tiny_trainer();
+    let mut t = tiny_trainer(&[]);
     let (critic_before, generator_before) = (snapshot(&t.vs_d), snapshot(&t.vs_g));
-    let (z, c) = model::noise(4, t.cfg.z_size, Device::Cpu);
-    let (is_fake, class) = t.critic.forward(&t.generator.forward(&z, &c), true);
-    t.opt_g.minimize(&((-is_fake).mean(Kind::Float) + class.cross_entropy_for_logits(&c)));
+    let _ = t.generator_step();
     for ((name, before), (_, after)) in critic_before.iter().zip(snapshot(&t.vs_d)) {
         assert!(before.equal(&after), "{name} changed in the generator step");
         assert!(!t.vs_d.variables()[name].grad().defined(), "{name} accumulated a gradient");
@@ -93,8 +94,30 @@ fn generator_step_leaves_the_critic_untouched() {
 }
 
 #[test]
+fn as_published_the_generator_step_also_moves_the_critic_with_its_own_state() {
+    let mut t = tiny_trainer(&["--as-published"]);
+    let critic_before = snapshot(&t.vs_d);
+    let d_state_before = t.opt_d.accumulators();
+    let _ = t.generator_step();
+    let lr = t.cfg.lr;
+    for ((name, before), (_, after)) in critic_before.iter().zip(snapshot(&t.vs_d)) {
+        // Keras's RMSprop from a = 0: a = 0.1 g², so each step is lr·g/(√0.1·|g| + 1e-8), at
+        // most lr·√10, and that for every entry whose gradient is not tiny.
+        let step = (&after - before).abs();
+        let (largest, typical) = (step.max().double_value(&[]), step.median().double_value(&[]));
+        assert!(largest <= lr * 10f64.sqrt() * (1.0 + 1e-5), "{name}: a step of {largest}");
+        assert!(typical > 0.5 * lr * 10f64.sqrt(), "{name} did not move in the generator step (median {typical})");
+    }
+    // The critic's own optimizer state is untouched; the generator step's holds 0.1 g².
+    let untouched = t.opt_d.accumulators().iter().zip(&d_state_before).all(|(a, b)| a.equal(b));
+    assert!(untouched, "the generator step used the critic's own RMSprop state");
+    let dg = t.opt_dg_critic.as_ref().expect("as published has the generator step's critic state");
+    assert!(dg.accumulators().iter().all(|a| a.sum(Kind::Double).double_value(&[]) > 0.0));
+}
+
+#[test]
 fn clipping_bounds_every_critic_parameter() {
-    let t = tiny_trainer();
+    let t = tiny_trainer(&[]);
     tch::no_grad(|| {
         for (_, p) in t.vs_d.variables() {
             let _ = p.shallow_clone().copy_(&(Tensor::rand_like(&p) * 0.1 - 0.05));
@@ -113,7 +136,7 @@ fn clipping_bounds_every_critic_parameter() {
 
 #[test]
 fn one_iteration_reports_finite_losses_of_its_critic_iterations() {
-    let mut t = tiny_trainer();
+    let mut t = tiny_trainer(&[]);
     let losses = t.iteration(30).unwrap(); // not a boost: 1 critic iteration
     assert_eq!(losses.critic.len(), 1);
     let losses = t.iteration(0).unwrap(); // boost: 2 critic iterations

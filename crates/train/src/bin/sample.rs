@@ -1,9 +1,9 @@
 //! `sample`: a grid of images from a trained run's generator.
 
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 use clap::Parser;
-use model::{checkpoint, device::DeviceArgs, Upsample};
-use std::path::PathBuf;
+use model::{checkpoint, device::DeviceArgs, Precision, Upsample};
+use std::path::{Path, PathBuf};
 use tch::{Kind, Tensor};
 
 /// Write a grid of generated digits from a run's newest (or a chosen) checkpoint.
@@ -11,9 +11,10 @@ use tch::{Kind, Tensor};
 /// Without --class, row r holds class r and each column one noise vector (n must be a multiple
 /// of 10). With --class, all n images are that digit, 10 to a row.
 #[derive(Parser)]
+#[command(allow_negative_numbers = true)]
 struct Cli {
     /// Run name (a directory under --runs-dir).
-    #[arg(long, default_value = "B")]
+    #[arg(long, default_value = "B", value_parser = model::cli::run_name)]
     run: String,
     /// Directory holding the runs.
     #[arg(long, default_value = "runs")]
@@ -24,31 +25,54 @@ struct Cli {
     /// Only this digit (0-9).
     #[arg(long, value_parser = clap::value_parser!(i64).range(0..10))]
     class: Option<i64>,
-    /// Number of images.
+    /// Number of images (1 to 10,000).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=10_000))]
     n: i64,
     /// Seed of the noise vectors.
     #[arg(long, default_value_t = 0)]
     seed: i64,
-    /// Output PNG (default: <run>/samples/sample_<iterations>[_class<k>].png).
+    /// Output PNG (default: <run>/samples/sample_<iterations>[_class<k>].png). An existing file is
+    /// kept unless --force; a run's own files (config, checkpoints, logs, training grids) never
+    /// are replaced.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    force: bool,
+    /// Arithmetic of the generator.
+    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+    precision: Precision,
     #[command(flatten)]
     device: DeviceArgs,
 }
 
 fn main() {
-    if let Err(e) = sample(Cli::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    let cli = Cli::parse();
+    model::cli::main(|| sample(cli))
+}
+
+/// The sample tool's own files in a run directory: `samples/sample_*.png`.
+fn ours(out: &Path) -> bool {
+    out.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("sample_"))
+        && out.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "samples")
 }
 
 fn sample(cli: Cli) -> Result<()> {
+    ensure!(
+        cli.class.is_some() || cli.n % 10 == 0,
+        "--n {} must be a multiple of 10 without --class (one row per digit)",
+        cli.n
+    );
     let device = cli.device.device()?;
     let run_dir = cli.runs_dir.join(&cli.run);
     let (iteration, dir) = checkpoint::find(&run_dir, cli.checkpoint)?;
-    let (_vs, generator) = checkpoint::load_generator(&dir, device, Upsample::SubPixel)?;
+    let suffix = cli.class.map(|k| format!("_class{k}")).unwrap_or_default();
+    let out = cli.out.clone().unwrap_or_else(|| run_dir.join(format!("samples/sample_{iteration:07}{suffix}.png")));
+    model::cli::check_output(&out, cli.force, ours)?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let (_vs, generator) = checkpoint::load_generator(&dir, device, Upsample::SubPixel, cli.precision)?;
     let z_size = generator.z_size();
     tch::manual_seed(cli.seed);
     let n = cli.n;
@@ -59,7 +83,6 @@ fn sample(cli: Cli) -> Result<()> {
             ((n + cols - 1) / cols, cols, z, Tensor::full([n], k, (Kind::Int64, device)))
         }
         None => {
-            ensure!(n % 10 == 0, "--n {n} must be a multiple of 10 without --class (one row per digit)");
             let cols = n / 10;
             let z = Tensor::randn([cols, z_size], (Kind::Float, device)).repeat([10, 1]);
             (10, cols, z, Tensor::arange(10, (Kind::Int64, device)).repeat_interleave_self_int(cols, 0, None))
@@ -68,10 +91,9 @@ fn sample(cli: Cli) -> Result<()> {
     let images = generator.generate(&z, &classes);
     // Cells past n (with --class) stay black.
     let blank = Tensor::full([rows * cols - images.size()[0], 1, 28, 28], -1.0, (Kind::Float, device));
-    let (pixels, h, w) = train::grid::tile(&Tensor::cat(&[images, blank], 0), rows, cols);
-    let suffix = cli.class.map(|k| format!("_class{k}")).unwrap_or_default();
-    let out = cli.out.unwrap_or_else(|| run_dir.join(format!("samples/sample_{iteration:07}{suffix}.png")));
-    logging::write_gray_png(&out, &pixels, h, w)?;
+    let grid = train::grid::tile(&Tensor::cat(&[images, blank], 0), rows, cols);
+    logging::write_gray_png(&out, &grid.view())?;
+    let (h, w) = grid.dim();
     println!("wrote {} ({w}x{h}, {} images, checkpoint {})", out.display(), cli.n, dir.display());
     Ok(())
 }

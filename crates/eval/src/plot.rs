@@ -1,0 +1,217 @@
+//! Training curves as one picture: the seven logged losses and the judge's scores of one run or
+//! several overlaid, each as TensorBoard shows it (raw values faint, a smoothed line over them).
+
+use anyhow::{anyhow, ensure, Result};
+use logging::tensorboard::{read_dir, Record};
+use plotters::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const WIDTH: u32 = 1500;
+pub const HEIGHT: u32 = 1150;
+
+/// The panels, three to a row: the critic's Wasserstein estimate and the judge's scores first,
+/// then the is_fake and the class losses of the three steps.
+pub const PANELS: [&str; 9] = [
+    "D loss (-1*D_real_is_fake - D_fake_is_fake)",
+    "eval/fid",
+    "eval/conditional_accuracy",
+    "D_real_is_fake",
+    "D_fake_is_fake",
+    "DG_is_fake",
+    "D_real_class",
+    "D_fake_class",
+    "DG_class",
+];
+
+/// matplotlib's tab10: distinct, and familiar to researchers.
+const COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+/// One run's logged scalars by tag, as (step, value) in step order.
+pub struct Curves {
+    pub name: String,
+    pub series: BTreeMap<String, Vec<(u64, f64)>>,
+    /// SHA-256 of the judge that made the run's eval/* scores, from its config.json.
+    pub judge: Option<String>,
+}
+
+impl Curves {
+    /// Reads a run directory's event files (with TensorBoard's rule for resumed runs) and the
+    /// judge identity its record carries.
+    pub fn load(name: &str, run_dir: &Path) -> Result<Curves> {
+        ensure!(run_dir.is_dir(), "there is no run directory {}", run_dir.display());
+        let mut series: BTreeMap<String, Vec<(u64, f64)>> = BTreeMap::new();
+        for record in read_dir(run_dir)? {
+            if let Record::Scalar { tag, step, value } = record {
+                series.entry(tag).or_default().push((step, value as f64));
+            }
+        }
+        ensure!(!series.is_empty(), "{} holds no logged scalars (no event files)", run_dir.display());
+        for points in series.values_mut() {
+            points.sort_by_key(|p| p.0);
+        }
+        Ok(Curves { name: name.to_string(), series, judge: judge_of(run_dir) })
+    }
+}
+
+/// The judge SHA-256 of a run's latest scoring session, if any.
+fn judge_of(run_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(run_dir.join("config.json")).ok()?;
+    let record: serde_json::Value = serde_json::from_str(&text).ok()?;
+    record["sessions"].as_array()?.iter().rev().find_map(|s| s["judge_sha256"].as_str().map(str::to_string))
+}
+
+/// TensorBoard's smoothing: an exponential moving average with weight `weight`, debiased so the
+/// first points are not pulled toward 0.
+pub fn smooth(values: &[f64], weight: f64) -> Vec<f64> {
+    let mut last = 0.0;
+    let mut count = 0;
+    values
+        .iter()
+        .map(|&v| {
+            if !v.is_finite() {
+                return v;
+            }
+            last = last * weight + (1.0 - weight) * v;
+            count += 1;
+            last / (1.0 - weight.powi(count))
+        })
+        .collect()
+}
+
+/// The value range a panel shows: the 1st to 99th percentile of all its values, with a margin,
+/// so that the first boost iterations (critic outputs in the hundreds) do not flatten the rest.
+fn robust_range(values: &[f64]) -> (f64, f64) {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return (0.0, 1.0);
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    let (lo, hi) = if v.len() < 20 { (v[0], v[v.len() - 1]) } else { (at(0.01), at(0.99)) };
+    let pad = ((hi - lo) * 0.08).max(1e-6 * hi.abs().max(1.0));
+    (lo - pad, hi + pad)
+}
+
+/// Registers the embedded font once (no system fonts are needed).
+fn register_font() -> Result<()> {
+    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok()
+    });
+    ensure!(ok, "cannot load the embedded DejaVu Sans font");
+    Ok(())
+}
+
+/// Draws the curves of `runs` (overlaid, one color each) into an RGB image of WIDTH x HEIGHT.
+pub fn render(runs: &[Curves], smoothing: f64) -> Result<Vec<u8>> {
+    ensure!(!runs.is_empty(), "no runs to plot");
+    register_font()?;
+    let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_error)?;
+        let (legend, grid) = root.split_vertically(60);
+        draw_legend(&legend, runs, smoothing)?;
+        for (area, tag) in grid.split_evenly((3, 3)).iter().zip(PANELS) {
+            draw_panel(area, tag, runs, smoothing)?;
+        }
+        root.present().map_err(draw_error)?;
+    }
+    Ok(rgb)
+}
+
+fn draw_error<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("drawing the plot failed: {e:?}")
+}
+
+fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, runs: &[Curves], smoothing: f64) -> Result<()> {
+    let mut x = 20;
+    for (k, run) in runs.iter().enumerate() {
+        let color = COLORS[k % COLORS.len()];
+        area.draw(&Rectangle::new([(x, 22), (x + 28, 26)], color.filled())).map_err(draw_error)?;
+        area.draw(&Text::new(run.name.clone(), (x + 36, 14), ("sans-serif", 20).into_font())).map_err(draw_error)?;
+        x += 60 + 11 * run.name.len() as i32;
+    }
+    let note = format!("faint: raw values; line: smoothed ({smoothing}, as TensorBoard); y: 1st-99th percentile");
+    area.draw(&Text::new(note, (20, 40), ("sans-serif", 15).into_font().color(&RGBColor(90, 90, 90))))
+        .map_err(draw_error)?;
+    Ok(())
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    tag: &str,
+    runs: &[Curves],
+    smoothing: f64,
+) -> Result<()> {
+    let present: Vec<(usize, &Vec<(u64, f64)>)> =
+        runs.iter().enumerate().filter_map(|(k, r)| r.series.get(tag).map(|s| (k, s))).collect();
+    let judges: std::collections::BTreeSet<&str> =
+        runs.iter().filter(|r| r.series.contains_key(tag)).filter_map(|r| r.judge.as_deref()).collect();
+    let mut title = tag.to_string();
+    if tag.starts_with("eval/") && judges.len() > 1 {
+        title.push_str("  [DIFFERENT JUDGES: not comparable]");
+    }
+    let caption_style = ("sans-serif", 17).into_font();
+    if present.is_empty() {
+        area.titled(&title, caption_style).map_err(draw_error)?;
+        area.draw(&Text::new("not logged", (150, 150), ("sans-serif", 16).into_font().color(&RGBColor(150, 150, 150))))
+            .map_err(draw_error)?;
+        return Ok(());
+    }
+    let all: Vec<f64> = present.iter().flat_map(|(_, s)| s.iter().map(|p| p.1)).collect();
+    let (lo, hi) = robust_range(&all);
+    let last_step = present.iter().filter_map(|(_, s)| s.last().map(|p| p.0)).max().unwrap_or(0).max(10);
+    let decimals = (2.0 - (hi - lo).log10().floor()).clamp(0.0, 8.0) as usize;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, caption_style)
+        .margin(8)
+        .x_label_area_size(28)
+        .y_label_area_size(58)
+        .build_cartesian_2d(0f64..last_step as f64, lo..hi)
+        .map_err(draw_error)?;
+    chart
+        .configure_mesh()
+        .light_line_style(RGBColor(235, 235, 235))
+        .label_style(("sans-serif", 13))
+        .x_labels(6)
+        .y_labels(6)
+        .y_label_formatter(&|v| format_value(*v, decimals))
+        .x_label_formatter(&|v| format!("{}", *v as u64))
+        .draw()
+        .map_err(draw_error)?;
+    for (k, points) in present {
+        let color = COLORS[k % COLORS.len()];
+        let clamp = |v: f64| v.clamp(lo, hi);
+        let raw: Vec<(f64, f64)> = points.iter().map(|&(s, v)| (s as f64, clamp(v))).collect();
+        let values: Vec<f64> = points.iter().map(|p| p.1).collect();
+        let smoothed: Vec<(f64, f64)> =
+            points.iter().zip(smooth(&values, smoothing)).map(|(&(s, _), v)| (s as f64, clamp(v))).collect();
+        if raw.len() < 3 {
+            // Too few points for a line (a run that just started): mark them.
+            chart.draw_series(raw.iter().map(|&p| Circle::new(p, 4, color.filled()))).map_err(draw_error)?;
+        }
+        chart.draw_series(LineSeries::new(raw, color.mix(0.22).stroke_width(1))).map_err(draw_error)?;
+        chart.draw_series(LineSeries::new(smoothed, color.stroke_width(2))).map_err(draw_error)?;
+    }
+    Ok(())
+}
+
+/// A tick label with as many decimals as the panel's span needs (large values in e-notation).
+fn format_value(v: f64, decimals: usize) -> String {
+    if v.abs() >= 1e5 {
+        format!("{v:.1e}")
+    } else {
+        format!("{v:.decimals$}")
+    }
+}

@@ -1,0 +1,106 @@
+//! `eval plot` on event files as training writes them: a plain run and a resumed one (whose session
+//! marker replaces the steps it repeats), drawn into a PNG of the documented size.
+
+use eval::plot::{smooth, Curves, HEIGHT, WIDTH};
+use logging::tensorboard::EventWriter;
+use std::path::Path;
+use std::process::Command;
+
+/// A run directory with a record naming its judge, and a D-loss curve `f(step)` logged every 10
+/// steps; `resume_at` splits it into two sessions, the first of which logged past the split.
+fn fake_run(dir: &Path, judge: &str, resume_at: Option<u64>, f: impl Fn(u64) -> f32) {
+    std::fs::create_dir_all(dir).unwrap();
+    let record = serde_json::json!({ "config": {}, "sessions": [{ "judge_sha256": judge }] });
+    std::fs::write(dir.join("config.json"), record.to_string()).unwrap();
+    let split = resume_at.unwrap_or(1000);
+    let mut w = EventWriter::open(dir, 0).unwrap();
+    for step in (0..(split + 30).min(1000)).step_by(10) {
+        // The first session's values past the split are stale: the resumed session replaces them.
+        let value = if step >= split { -99.0 } else { f(step) };
+        w.scalar("D loss (-1*D_real_is_fake - D_fake_is_fake)", value, step).unwrap();
+        w.scalar("eval/fid", 500.0 - step as f32 * 0.4, step).unwrap();
+    }
+    drop(w);
+    if let Some(at) = resume_at {
+        let mut w = EventWriter::open(dir, at).unwrap();
+        for step in (at..1000).step_by(10) {
+            w.scalar("D loss (-1*D_real_is_fake - D_fake_is_fake)", f(step), step).unwrap();
+        }
+    }
+}
+
+fn plot(runs: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_eval")).args(["plot", "--runs-dir", runs.to_str().unwrap()]).args(args).output().unwrap()
+}
+
+#[test]
+fn plots_plain_and_resumed_runs_into_a_png() {
+    let runs = tempfile::tempdir().unwrap();
+    let curve = |s: u64| 5.0 * (-(s as f32) / 300.0).exp();
+    fake_run(&runs.path().join("plain"), "aaaa", None, curve);
+    fake_run(&runs.path().join("resumed"), "aaaa", Some(500), curve);
+
+    // The session marker drops the first session's values from step 500 on.
+    let resumed = Curves::load("resumed", &runs.path().join("resumed")).unwrap();
+    let plain = Curves::load("plain", &runs.path().join("plain")).unwrap();
+    let tag = "D loss (-1*D_real_is_fake - D_fake_is_fake)";
+    assert_eq!(resumed.series[tag], plain.series[tag]);
+    assert_eq!(resumed.series[tag].len(), 100);
+    assert_eq!(resumed.judge.as_deref(), Some("aaaa"));
+
+    let out = plot(runs.path(), &["--run", "plain", "--run", "resumed"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let png = std::fs::read(runs.path().join("curves.png")).unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(&png));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((info.width, info.height), (WIDTH, HEIGHT));
+    // Both runs' colors are drawn (tab10 blue and orange).
+    let has = |rgb: [u8; 3]| pixels.chunks(3).any(|p| p == rgb);
+    assert!(has([31, 119, 180]) && has([255, 127, 14]), "the two runs' lines are missing");
+
+    // A single run goes to its own directory; an existing --out needs --force; a run's own file never.
+    assert!(plot(runs.path(), &["--run", "plain"]).status.success());
+    assert!(runs.path().join("plain/curves.png").is_file());
+    let taken = runs.path().join("taken.png");
+    std::fs::write(&taken, b"x").unwrap();
+    let refused = plot(runs.path(), &["--run", "plain", "--out", taken.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+    assert_eq!(std::fs::read(&taken).unwrap(), b"x");
+    let config = runs.path().join("plain/config.json");
+    let refused = plot(runs.path(), &["--run", "plain", "--out", config.to_str().unwrap(), "--force"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("inside the run directory"));
+}
+
+#[test]
+fn runs_scored_by_different_judges_are_flagged() {
+    let runs = tempfile::tempdir().unwrap();
+    fake_run(&runs.path().join("a"), "aaaa", None, |s| s as f32);
+    fake_run(&runs.path().join("b"), "bbbb", None, |s| s as f32);
+    let out = plot(runs.path(), &["--all"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 different judges"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 run(s)"));
+}
+
+#[test]
+fn smoothing_is_tensorboards_debiased_moving_average() {
+    // By hand: last = 0.6*last + 0.4*v; shown = last / (1 - 0.6^k).
+    let got = smooth(&[1.0, 3.0, 2.0], 0.6);
+    let expected = [0.4 / 0.4, (0.24 + 1.2) / 0.64, ((0.24 + 1.2) * 0.6 + 0.8) / (1.0 - 0.216)];
+    for (g, e) in got.iter().zip(expected) {
+        assert!((g - e).abs() < 1e-12, "{got:?} vs {expected:?}");
+    }
+    assert_eq!(smooth(&[2.0, 2.0, 2.0], 0.9), [2.0, 2.0, 2.0]);
+}
+
+#[test]
+fn a_missing_run_is_a_clear_error() {
+    let runs = tempfile::tempdir().unwrap();
+    let out = plot(runs.path(), &["--run", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: there is no run directory"));
+}

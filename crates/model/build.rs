@@ -1,0 +1,5 @@
+include!("link_cuda.rs");
+
+fn main() {
+    link_torch_cuda();
+}
