@@ -5,6 +5,7 @@ pub mod grid;
 pub mod losses;
 pub mod rmsprop;
 pub mod run;
+pub mod sweep;
 
 
 use anyhow::{bail, Result};
