@@ -5,12 +5,19 @@ upsample + 5x5 conv, one generator call per critic iteration, torch's RMSprop wi
 eps=1e-8 (that is Keras 2.0's update: a = 0.9a + 0.1g^2, p -= lr g / (sqrt(a) + eps)), and the
 critic frozen with requires_grad=False for the generator step.
 
+--precision bf16 is PyTorch's strongest form of mixed precision here: torch.autocast to bfloat16
+with channels-last models and inputs. On CUDA, fp32 is exact fp32 (TF32 off for both cuBLAS and
+cuDNN) unless --tf32.
+
 Prints one JSON line: seconds per generator iteration (median of --repeats after --warmup) and
 peak RSS. Run by scripts/bench with the setup's Python environment.
 """
 
 import argparse
+import contextlib
+import gzip
 import json
+import os
 import resource
 import statistics
 import time
@@ -75,14 +82,16 @@ class Generator(nn.Module):
 
 def load_mnist(d):
     def idx(name, offset, shape):
-        return np.fromfile(f"{d}/{name}", np.uint8)[offset:].reshape(shape)
+        path = f"{d}/{name}"
+        raw = np.fromfile(path, np.uint8) if os.path.exists(path) else np.frombuffer(gzip.open(path + ".gz").read(), np.uint8)
+        return raw[offset:].reshape(shape)
 
     x = np.concatenate([idx("train-images-idx3-ubyte", 16, (-1, 1, 28, 28)), idx("t10k-images-idx3-ubyte", 16, (-1, 1, 28, 28))])
     y = np.concatenate([idx("train-labels-idx1-ubyte", 8, (-1,)), idx("t10k-labels-idx1-ubyte", 8, (-1,))])
     return (torch.from_numpy(x).float() - 127.5) / 127.5, torch.from_numpy(y.astype(np.int64))
 
 
-def iteration(G, D, opt_g, opt_d, X, Y, batch, d_iters, clip):
+def iteration(G, D, opt_g, opt_d, X, Y, batch, d_iters, clip, autocast):
     dev = X.device
     for p in D.parameters():
         p.requires_grad_(True)
@@ -91,24 +100,27 @@ def iteration(G, D, opt_g, opt_d, X, Y, batch, d_iters, clip):
             for p in D.parameters():
                 p.clamp_(-clip, clip)
         idx = torch.randperm(len(X), device=dev)[:batch]
-        is_fake, cls = D(X[idx])
-        loss = (-is_fake).mean() + F.cross_entropy(cls, Y[idx])
+        with autocast():
+            is_fake, cls = D(X[idx])
+            loss = (-is_fake.float()).mean() + F.cross_entropy(cls.float(), Y[idx])
         opt_d.zero_grad(set_to_none=True)
         loss.backward()
         opt_d.step()
         z, c = torch.randn(batch, Z_SIZE, device=dev), torch.randint(0, 10, (batch,), device=dev)
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             fake = G(z, c)
-        is_fake, cls = D(fake)
-        loss = is_fake.mean() + F.cross_entropy(cls, c)
+        with autocast():
+            is_fake, cls = D(fake)
+            loss = is_fake.float().mean() + F.cross_entropy(cls.float(), c)
         opt_d.zero_grad(set_to_none=True)
         loss.backward()
         opt_d.step()
     for p in D.parameters():
         p.requires_grad_(False)
     z, c = torch.randn(batch, Z_SIZE, device=dev), torch.randint(0, 10, (batch,), device=dev)
-    is_fake, cls = D(G(z, c))
-    loss = (-is_fake).mean() + F.cross_entropy(cls, c)
+    with autocast():
+        is_fake, cls = D(G(z, c))
+        loss = (-is_fake.float()).mean() + F.cross_entropy(cls.float(), c)
     opt_g.zero_grad(set_to_none=True)
     loss.backward()
     opt_g.step()
@@ -121,26 +133,38 @@ def main():
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--batch-size", type=int, default=100)
     ap.add_argument("--d-iters", type=int, default=5)
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--tf32", action="store_true", help="CUDA: let fp32 products and convolutions use TF32")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(777)
     dev = torch.device(args.device)
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
+    torch.backends.cudnn.benchmark = True
     X, Y = (t.to(dev) for t in load_mnist(args.data_dir))
     G, D = Generator().to(dev), Critic().to(dev)
+    if args.precision == "bf16":
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+        X = X.contiguous(memory_format=torch.channels_last)
+        def autocast():
+            return torch.autocast(dev.type, dtype=torch.bfloat16)
+    else:
+        autocast = contextlib.nullcontext
     opt_g = torch.optim.RMSprop(G.parameters(), lr=5e-5, alpha=0.9, eps=1e-8)
     opt_d = torch.optim.RMSprop(D.parameters(), lr=5e-5, alpha=0.9, eps=1e-8)
     times = []
     for k in range(args.warmup + args.repeats):
         t = time.perf_counter()
-        iteration(G, D, opt_g, opt_d, X, Y, args.batch_size, args.d_iters, 0.01)
+        iteration(G, D, opt_g, opt_d, X, Y, args.batch_size, args.d_iters, 0.01, autocast)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         if k >= args.warmup:
             times.append(time.perf_counter() - t)
     print(json.dumps({
-        "implementation": "pytorch-eager-reference",
+        "implementation": f"pytorch-eager-reference-{args.precision}" + ("-tf32" if args.tf32 else ""),
         "device": args.device,
         "torch": torch.__version__,
         "threads": args.threads,

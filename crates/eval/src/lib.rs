@@ -80,7 +80,7 @@ pub struct JudgeConfig {
     pub batch_size: i64,
     /// Adam learning rate of the first epoch (a finite number > 0); it shrinks by a quarter
     /// after every epoch.
-    #[arg(long, default_value_t = 1e-3, value_parser = positive_finite)]
+    #[arg(long, default_value_t = 1e-3, value_parser = positive_finite, allow_hyphen_values = true)]
     pub lr: f64,
 }
 

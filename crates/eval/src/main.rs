@@ -29,6 +29,7 @@ struct Cli {
 enum Command {
     /// Train the judge CNN on the 60k MNIST training images (seeded); it must reach >= 99.0% on the
     /// 10k test images to be saved. Also stores the test images' feature statistics and fid_real.
+    #[command(allow_negative_numbers = true)]
     TrainJudge {
         #[command(flatten)]
         config: JudgeConfig,
@@ -38,6 +39,7 @@ enum Command {
     },
     /// Generate n samples (n/10 per class) from a run's generator and score them: conditional
     /// accuracy (judge's argmax == requested class), per-class accuracy, and FID against the test set.
+    #[command(allow_negative_numbers = true)]
     Score {
         /// Run name.
         #[arg(long, default_value = "B", conflicts_with = "real", value_parser = model::cli::run_name)]
@@ -62,6 +64,7 @@ enum Command {
     /// Draw a run's training curves into one PNG: the D-loss composite, the judge's scores (when
     /// logged) and the six losses, raw values faint with a smoothed line over them, as
     /// TensorBoard shows them. Several --run overlay their curves, one color each.
+    #[command(allow_negative_numbers = true)]
     Plot {
         /// Run name; repeat to overlay several runs.
         #[arg(long, default_value = "B", value_parser = model::cli::run_name)]

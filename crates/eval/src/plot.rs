@@ -98,7 +98,8 @@ fn robust_range(values: &[f64]) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
     let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
     let (lo, hi) = if v.len() < 20 { (v[0], v[v.len() - 1]) } else { (at(0.01), at(0.99)) };
-    let pad = ((hi - lo) * 0.08).max(1e-6 * hi.abs().max(1.0));
+    // A flat series (one evaluation so far) gets a window of ±5% of its value.
+    let pad = if hi > lo { (hi - lo) * 0.08 } else { (0.05 * hi.abs()).max(1e-6) };
     (lo - pad, hi + pad)
 }
 

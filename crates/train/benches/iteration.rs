@@ -33,16 +33,16 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() {
-    if let Err(e) = bench(Args::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    let args = Args::parse();
+    model::cli::main(|| bench(args))
 }
 
-fn bench(args: Args) -> anyhow::Result<()> {
-    let mut args = args;
+fn bench(mut args: Args) -> anyhow::Result<()> {
     args.config.apply_threads();
     let device = args.device.device()?;
+    if device.is_cuda() {
+        model::precision::configure_cuda(args.config.tf32);
+    }
     let data = Dataset::gan_training_set(&args.config.data_dir, device)?;
     let mut trainer = Trainer::new(&args.config, data, device);
     // Iterations 25.. are not boosted: each runs --d-iters critic iterations.
@@ -60,7 +60,13 @@ fn bench(args: Args) -> anyhow::Result<()> {
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
     let json = serde_json::json!({
-        "implementation": format!("rust-tch-{:?}-{:?}", args.config.upsample, args.config.precision).to_lowercase(),
+        "implementation": format!(
+            "rust-tch-{:?}-{:?}{}",
+            args.config.upsample,
+            args.config.precision,
+            if args.config.tf32 { "-tf32" } else { "" }
+        )
+        .to_lowercase(),
         "device": format!("{device:?}"),
         "threads": tch::get_num_threads(),
         "batch_size": args.config.batch_size,

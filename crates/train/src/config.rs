@@ -46,10 +46,10 @@ pub struct Config {
     pub boost_d_iters: u64,
     /// Critic weights (and biases) are clipped to [-clip, clip] before each critic iteration
     /// (a finite number > 0).
-    #[arg(long, default_value_t = 0.01, value_parser = positive_finite)]
+    #[arg(long, default_value_t = 0.01, value_parser = positive_finite, allow_hyphen_values = true)]
     pub clip: f64,
     /// RMSprop learning rate, both networks (a finite number > 0).
-    #[arg(long, default_value_t = 5e-5, value_parser = positive_finite)]
+    #[arg(long, default_value_t = 5e-5, value_parser = positive_finite, allow_hyphen_values = true)]
     pub lr: f64,
     /// Log the seven TensorBoard scalars every N iterations (at it % N == 0).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]

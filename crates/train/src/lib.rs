@@ -123,6 +123,9 @@ pub struct Trainer {
     /// (the seed's combined model, compiled while D was trainable, also trained D).
     pub opt_dg_critic: Option<RmsProp>,
     pub data: Dataset,
+    /// Sees every step's class logits and target classes (for measurements such as
+    /// `benches/class_loss_gap.rs`); training does not use it.
+    pub observer: Option<Box<dyn FnMut(&Tensor, &Tensor)>>,
 }
 
 impl Trainer {
@@ -135,7 +138,7 @@ impl Trainer {
         let critic = Critic::new(&vs_d, cfg.precision);
         let (opt_g, opt_d) = (RmsProp::new(&vs_g, cfg.lr), RmsProp::new(&vs_d, cfg.lr));
         let opt_dg_critic = cfg.as_published.then(|| RmsProp::new(&vs_d, cfg.lr));
-        Trainer { cfg: cfg.clone(), device, vs_g, vs_d, generator, critic, opt_g, opt_d, opt_dg_critic, data }
+        Trainer { cfg: cfg.clone(), device, vs_g, vs_d, generator, critic, opt_g, opt_d, opt_dg_critic, data, observer: None }
     }
 
     /// Clips every critic parameter, weights and biases of both heads, to [-clip, clip].
@@ -149,8 +152,11 @@ impl Trainer {
     /// The critic's two losses on a batch it should call `sign` (-1 real, +1 fake): Keras's
     /// `mean(y_true * is_fake)` with y_true = sign, and the class cross-entropy (Keras's own
     /// clipped form when training as published).
-    fn critic_losses(&self, x: &Tensor, classes: &Tensor, sign: f64) -> (Tensor, Tensor) {
+    fn critic_losses(&mut self, x: &Tensor, classes: &Tensor, sign: f64) -> (Tensor, Tensor) {
         let (is_fake, class_logits) = self.critic.forward(x, true);
+        if let Some(observe) = self.observer.as_mut() {
+            observe(&class_logits.detach(), classes);
+        }
         let class = losses::class_loss(&class_logits, classes, self.cfg.as_published);
         ((is_fake * sign).mean(tch::Kind::Float), class)
     }
@@ -168,7 +174,8 @@ impl Trainer {
     /// RMSprop state. Returns `DG_is_fake`, `DG_class`.
     pub fn generator_step(&mut self) -> (Tensor, Tensor) {
         let (z, classes) = model::noise(self.cfg.batch_size, self.cfg.z_size, self.device);
-        let (dg_is_fake, dg_class) = self.critic_losses(&self.generator.forward(&z, &classes), &classes, -1.0);
+        let images = self.generator.forward(&z, &classes);
+        let (dg_is_fake, dg_class) = self.critic_losses(&images, &classes, -1.0);
         let dg_loss = &dg_is_fake + &dg_class;
         match &mut self.opt_dg_critic {
             None => self.opt_g.minimize(&dg_loss),

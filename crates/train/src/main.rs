@@ -16,7 +16,7 @@ use train::{critic_iters, run, RecentLosses, Trainer, D_LOSS_TAG, LOSS_TAGS};
 /// stops after the current iteration and checkpoints (exit status 130); a second one quits at
 /// once (the last checkpoint stays).
 #[derive(Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Cli {
     #[command(flatten)]
     config: Config,
@@ -36,11 +36,13 @@ fn main() {
     model::cli::main(|| train(cli, &matches))
 }
 
-/// Where a run starts: its lock, and the checkpoint it resumes from (none for a new run, or for
-/// a run killed before its first checkpoint).
+/// Where a run starts: its lock, the checkpoint it resumes from (none for a new run, or for a run
+/// killed before its first checkpoint), and for a resumed run its record, to which this session
+/// is added once the checkpoint has loaded.
 struct Start {
     _lock: run::Lock,
     resume_from: Option<std::path::PathBuf>,
+    resumed: Option<(run::RunRecord, u64)>,
 }
 
 /// The settings of the run to train: the flags for a new run; for `--resume`, the recorded ones
@@ -53,11 +55,11 @@ fn settings(cli: &Cli, matches: &clap::ArgMatches) -> Result<(Config, Option<run
     Ok((Config::resumed(&record.config, &cli.config, matches)?, Some(record)))
 }
 
-/// Creates the new run, or locks the resumed one and adds this session to its record.
+/// Creates the new run, or locks the resumed one and finds where it continues.
 fn open_run(cfg: &Config, record: Option<run::RunRecord>, session: run::Session) -> Result<Start> {
-    let Some(mut record) = record else {
+    let Some(record) = record else {
         let (_, lock) = run::create(cfg, session)?;
-        return Ok(Start { _lock: lock, resume_from: None });
+        return Ok(Start { _lock: lock, resume_from: None, resumed: None });
     };
     let run_dir = cfg.run_dir();
     let lock = run::Lock::take(&run_dir)?;
@@ -78,8 +80,7 @@ fn open_run(cfg: &Config, record: Option<run::RunRecord>, session: run::Session)
             cfg.judge_dir.display()
         );
     }
-    run::add_session(&mut record, cfg, run::Session { start_iteration: done, ..session })?;
-    Ok(Start { _lock: lock, resume_from: newest.map(|c| c.1) })
+    Ok(Start { _lock: lock, resume_from: newest.map(|c| c.1), resumed: Some((record, done)) })
 }
 
 fn train(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
@@ -91,7 +92,7 @@ fn train(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
     let judge = (cfg.eval_every > 0).then(|| eval::load_judge(&cfg.judge_dir, device)).transpose()?;
     let data = Dataset::gan_training_set(&cfg.data_dir, device)?;
     let session = run::Session { judge_sha256: judge.as_ref().map(|j| j.sha256.clone()), ..run::Session::now(0, device) };
-    let start = open_run(&cfg, record, session)?;
+    let start = open_run(&cfg, record, session.clone())?;
     if device.is_cuda() {
         model::precision::configure_cuda(cfg.tf32);
     }
@@ -112,6 +113,9 @@ fn train(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
         }
         None => (0, RecentLosses::default()),
     };
+    if let Some((mut record, done)) = start.resumed {
+        run::add_session(&mut record, &cfg, run::Session { start_iteration: done, ..session })?;
+    }
     std::fs::create_dir_all(run_dir.join("samples"))?;
     ctrlc::set_handler(|| {
         if INTERRUPTS.fetch_add(1, Ordering::SeqCst) > 0 {
@@ -148,6 +152,7 @@ fn train(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
                 events.scalar(tag, value as f32, it)?;
             }
             events.scalar(D_LOSS_TAG, losses.d_loss() as f32, it)?;
+            run::failpoint("logged");
         }
         if it % cfg.sample_every == 0 {
             let grid = trainer.sample_grid();

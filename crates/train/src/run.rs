@@ -189,6 +189,7 @@ pub fn save_checkpoint(t: &Trainer, done: u64, recent: &RecentLosses) -> Result<
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let write = || -> Result<()> {
         t.vs_g.save(tmp.join(GENERATOR_FILE))?;
+        failpoint("checkpoint-write");
         t.vs_d.save(tmp.join(CRITIC_FILE))?;
         t.opt_g.save(&tmp.join(RMSPROP_G_FILE))?;
         t.opt_d.save(&tmp.join(RMSPROP_D_FILE))?;
@@ -203,16 +204,34 @@ pub fn save_checkpoint(t: &Trainer, done: u64, recent: &RecentLosses) -> Result<
         };
         write_json(&tmp.join(STATE_FILE), &state)?;
         std::fs::rename(&tmp, &dest)?;
+        failpoint("checkpoint-renamed");
         Ok(())
     };
     write().map_err(|e| {
         let _ = std::fs::remove_dir_all(&tmp);
         e.context(format!("cannot write checkpoint {}", dest.display()))
     })?;
-    for (_, old) in checkpoint::list(&t.cfg.run_dir())?.iter().rev().skip(KEEP_CHECKPOINTS) {
-        std::fs::remove_dir_all(old).with_context(|| format!("cannot prune {}", old.display()))?;
+    // Pruning renames first, so that a numbered directory is never half deleted; a kill between
+    // the two steps leaves a temporary name, removed when the run is next locked.
+    for (done, old) in checkpoint::list(&t.cfg.run_dir())?.iter().rev().skip(KEEP_CHECKPOINTS) {
+        let doomed = root.join(format!("{PARTIAL_PREFIX}pruned-{done}-{}", std::process::id()));
+        std::fs::rename(old, &doomed).with_context(|| format!("cannot prune {}", old.display()))?;
+        failpoint("pruning");
+        std::fs::remove_dir_all(&doomed).with_context(|| format!("cannot remove {}", doomed.display()))?;
     }
     Ok(dest)
+}
+
+/// A test hook: with `WGAN_FAILPOINT=<name>:<k>`, the process ends abruptly (abort: no cleanup, as
+/// under SIGKILL) the k-th time it reaches the point `name`, so that tests can kill it in the
+/// middle of a checkpoint write or of pruning, which a timed kill rarely hits.
+pub fn failpoint(name: &str) {
+    static REACHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let Ok(spec) = std::env::var("WGAN_FAILPOINT") else { return };
+    let Some((point, k)) = spec.split_once(':') else { return };
+    if point == name && REACHED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == k.parse().unwrap_or(0) {
+        std::process::abort();
+    }
 }
 
 /// Restores networks and optimizers from a checkpoint; returns (iterations done, recent losses).

@@ -88,7 +88,8 @@ pub fn parse_grid(spec: &str) -> Result<(String, Vec<String>), String> {
 /// Parses `train` flags as `train` would, so a sweep is refused before anything is submitted.
 fn parse_train_flags(flags: &[String]) -> Result<Config> {
     let cmd = model::device::DeviceArgs::augment_args(Config::augment_args(Command::new("train")))
-        .no_binary_name(true);
+        .no_binary_name(true)
+        .allow_negative_numbers(true);
     let matches = cmd.try_get_matches_from(flags).map_err(|e| anyhow::anyhow!("{}", e.render().to_string().trim()))?;
     Ok(Config::from_arg_matches(&matches)?)
 }

@@ -3,79 +3,9 @@
 
 use logging::tensorboard::{read_dir, Record};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-const TINY: [&str; 11] =
-    ["--cpu", "--batch-size", "8", "--d-iters", "1", "--boost-d-iters", "2", "--log-every", "2", "--sample-every", "6"];
-
-fn data_dir() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist").to_string()
-}
-
-fn command(bin: &str, runs: &Path, run: &str, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(bin);
-    // Tests run in parallel on few cores: one libtorch thread each avoids oversubscription.
-    cmd.args(["--runs-dir", runs.to_str().unwrap(), "--run", run])
-        .args(extra)
-        .env("RUST_BACKTRACE", "1")
-        .env("OMP_NUM_THREADS", "1");
-    cmd
-}
-
-/// `train` with the workspace's MNIST unless `extra` names a --data-dir.
-fn train_command(runs: &Path, run: &str, extra: &[&str]) -> Command {
-    let mut cmd = command(env!("CARGO_BIN_EXE_train"), runs, run, extra);
-    if !extra.contains(&"--data-dir") {
-        cmd.args(["--data-dir", &data_dir()]);
-    }
-    cmd
-}
-
-fn train(runs: &Path, run: &str, extra: &[&str]) -> Output {
-    train_command(runs, run, extra).output().unwrap()
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A failure that is a clear message, not a panic or a backtrace; returns stderr.
-fn clean_failure(out: Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "expected exit 1, stderr: {stderr}");
-    assert!(
-        stderr.starts_with("error: ") && !stderr.contains("panicked") && !stderr.contains("stack backtrace"),
-        "{stderr}"
-    );
-    stderr
-}
-
-/// The bytes of the four state files of a checkpoint.
-fn checkpoint_bytes(run_dir: &Path, done: u64) -> Vec<Vec<u8>> {
-    ["generator", "critic", "rmsprop_generator", "rmsprop_critic"]
-        .iter()
-        .map(|f| std::fs::read(run_dir.join(format!("checkpoints/{done}/{f}.safetensors"))).unwrap())
-        .collect()
-}
-
-fn scalars(run_dir: &Path) -> Vec<(String, u64, f32)> {
-    let mut out: Vec<_> = read_dir(run_dir)
-        .unwrap()
-        .into_iter()
-        .filter_map(|r| match r {
-            Record::Scalar { tag, step, value } => Some((tag, step, value)),
-            _ => None,
-        })
-        .collect();
-    out.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-    out
-}
+mod common;
+use common::*;
 
 #[test]
 fn logged_values_rerun_and_resume_are_exact() {
@@ -121,27 +51,6 @@ fn logged_values_rerun_and_resume_are_exact() {
     // A different seed is a different run.
     ok(train(runs.path(), "d", &[&twelve[..], &["--seed", "778"]].concat()));
     assert!(checkpoint_bytes(&a, 12) != checkpoint_bytes(&runs.path().join("d"), 12));
-}
-
-#[test]
-fn killed_run_resumes_to_the_same_result() {
-    let runs = tempfile::tempdir().unwrap();
-    let args = [&TINY[..], &["--iterations", "18", "--checkpoint-every", "3"]].concat();
-    let mut child = train_command(runs.path(), "k", &args).stdout(std::process::Stdio::null()).spawn().unwrap();
-    let killed = runs.path().join("k");
-    // Wait until the run has checkpointed at least once, then SIGKILL it wherever it is.
-    while model::checkpoint::list(&killed).unwrap().is_empty() {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before its first checkpoint");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let (done, _) = model::checkpoint::find(&killed, None).unwrap();
-    assert!(done < 18, "the run finished before it was killed");
-    ok(train(runs.path(), "k", &["--cpu", "--resume"]));
-    ok(train(runs.path(), "straight", &args));
-    assert!(checkpoint_bytes(&killed, 18) == checkpoint_bytes(&runs.path().join("straight"), 18));
-    assert_eq!(scalars(&killed), scalars(&runs.path().join("straight")));
 }
 
 #[test]

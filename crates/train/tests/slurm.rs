@@ -3,11 +3,11 @@
 //! cancelled mid-way (scancel), resubmitted, and must end bit-identical to an uninterrupted run.
 //! Needs Slurm installed (`scripts/slurm-cluster install`, which scripts/test runs) and root.
 
+mod common;
+use common::{checkpoint_bytes, TINY};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-const TINY: [&str; 9] = ["--cpu", "--batch-size", "8", "--d-iters", "1", "--boost-d-iters", "2", "--log-every", "2"];
 
 fn repo() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
@@ -101,13 +101,6 @@ fn wait_for(
         assert!(started.elapsed() < Duration::from_secs(600), "gave up waiting for {what}: {rows:?}");
         std::thread::sleep(Duration::from_millis(500));
     }
-}
-
-fn checkpoint_bytes(run_dir: &Path, done: u64) -> Vec<Vec<u8>> {
-    ["generator", "critic", "rmsprop_generator", "rmsprop_critic"]
-        .iter()
-        .map(|f| std::fs::read(run_dir.join(format!("checkpoints/{done}/{f}.safetensors"))).unwrap())
-        .collect()
 }
 
 #[test]

@@ -1,0 +1,76 @@
+//! How far the two class losses part in the first boost iterations of the seed configuration:
+//! the exact cross-entropy on the logits (the default) and Keras 2.0's clipped form (what the
+//! article computed, `--as-published`), both evaluated on the same logits at every critic and
+//! generator step. Prints one JSON line per 5 iterations and a summary (the README's figures).
+//! `cargo bench -p train --bench class_loss_gap --profile dev -- [--precision bf16] [--iterations 25]`
+
+use clap::Parser;
+use std::cell::RefCell;
+use std::rc::Rc;
+use tch::Kind;
+use train::{config::Config, losses::class_loss, Trainer};
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    config: Config,
+    #[command(flatten)]
+    device: model::device::DeviceArgs,
+    /// cargo bench passes --bench to the binary.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// Over the steps seen: the largest batch-mean loss of each form, the largest |Keras - logits|,
+/// steps where they differ by more than 1e-3, and examples whose exact loss passes Keras's cap.
+#[derive(Default)]
+struct Gap {
+    steps: u64,
+    max_logits: f64,
+    max_keras: f64,
+    max_gap: f64,
+    parted: u64,
+    examples: u64,
+    over_cap: u64,
+}
+
+fn main() {
+    let mut args = Args::parse();
+    model::cli::main(|| {
+        args.config.apply_threads();
+        let device = args.device.device()?;
+        let data = data::Dataset::gan_training_set(&args.config.data_dir, device)?;
+        let mut trainer = Trainer::new(&args.config, data, device);
+        let gap = Rc::new(RefCell::new(Gap::default()));
+        let seen = gap.clone();
+        trainer.observer = Some(Box::new(move |logits, classes| {
+            let exact = class_loss(logits, classes, false).double_value(&[]);
+            let keras = class_loss(logits, classes, true).double_value(&[]);
+            let per_example = logits.log_softmax(-1, Kind::Float).gather(1, &classes.unsqueeze(1), false).neg();
+            let mut g = seen.borrow_mut();
+            g.steps += 1;
+            g.max_logits = g.max_logits.max(exact);
+            g.max_keras = g.max_keras.max(keras);
+            g.max_gap = g.max_gap.max((keras - exact).abs());
+            g.parted += ((keras - exact).abs() > 1e-3) as u64;
+            g.examples += classes.size()[0] as u64;
+            g.over_cap += per_example.gt(-(1e-7f64).ln()).sum(Kind::Int64).int64_value(&[]) as u64;
+        }));
+        for it in 0..args.config.iterations {
+            trainer.iteration(it)?;
+            if (it + 1) % 5 == 0 || it + 1 == args.config.iterations {
+                let g = gap.borrow();
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "iterations": it + 1, "steps": g.steps,
+                        "max_class_loss_logits": g.max_logits, "max_class_loss_keras": g.max_keras,
+                        "max_abs_gap": g.max_gap, "steps_parted_over_1e-3": g.parted,
+                        "examples": g.examples, "examples_over_16.118": g.over_cap,
+                    })
+                );
+            }
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,79 @@
+//! What the tests that run the binaries share: tiny configurations over the real MNIST, and
+//! ways to run and compare runs.
+#![allow(dead_code)] // each test binary uses its own part
+
+use logging::tensorboard::{read_dir, Record};
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub const TINY: [&str; 11] =
+    ["--cpu", "--batch-size", "8", "--d-iters", "1", "--boost-d-iters", "2", "--log-every", "2", "--sample-every", "6"];
+
+pub fn data_dir() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist").to_string()
+}
+
+pub fn command(bin: &str, runs: &Path, run: &str, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
+    // Tests run in parallel on few cores: one libtorch thread each avoids oversubscription.
+    cmd.args(["--runs-dir", runs.to_str().unwrap(), "--run", run])
+        .args(extra)
+        .env("RUST_BACKTRACE", "1")
+        .env("OMP_NUM_THREADS", "1");
+    cmd
+}
+
+/// `train` with the workspace's MNIST unless `extra` names a --data-dir.
+pub fn train_command(runs: &Path, run: &str, extra: &[&str]) -> Command {
+    let mut cmd = command(env!("CARGO_BIN_EXE_train"), runs, run, extra);
+    if !extra.contains(&"--data-dir") {
+        cmd.args(["--data-dir", &data_dir()]);
+    }
+    cmd
+}
+
+pub fn train(runs: &Path, run: &str, extra: &[&str]) -> Output {
+    train_command(runs, run, extra).output().unwrap()
+}
+
+pub fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A failure that is a clear message, not a panic or a backtrace; returns stderr.
+pub fn clean_failure(out: Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "expected exit 1, stderr: {stderr}");
+    assert!(
+        stderr.starts_with("error: ") && !stderr.contains("panicked") && !stderr.contains("stack backtrace"),
+        "{stderr}"
+    );
+    stderr
+}
+
+/// The bytes of the four state files of a checkpoint.
+pub fn checkpoint_bytes(run_dir: &Path, done: u64) -> Vec<Vec<u8>> {
+    ["generator", "critic", "rmsprop_generator", "rmsprop_critic"]
+        .iter()
+        .map(|f| std::fs::read(run_dir.join(format!("checkpoints/{done}/{f}.safetensors"))).unwrap())
+        .collect()
+}
+
+pub fn scalars(run_dir: &Path) -> Vec<(String, u64, f32)> {
+    let mut out: Vec<_> = read_dir(run_dir)
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Scalar { tag, step, value } => Some((tag, step, value)),
+            _ => None,
+        })
+        .collect();
+    out.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    out
+}

@@ -1,0 +1,57 @@
+//! Bit-exact resume, every time: a run killed anywhere (at random moments, and exactly in the
+//! middle of a checkpoint write, right after one, during pruning and right after logging, through
+//! `WGAN_FAILPOINT`), then resumed, ends with the bytes and the logged values of a run never
+//! interrupted, and no leftovers.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+const ITERATIONS: &str = "24";
+
+fn flags() -> Vec<&'static str> {
+    [&TINY[..], &["--iterations", ITERATIONS, "--checkpoint-every", "4", "--seed", "5"]].concat()
+}
+
+/// The run's state after resuming it to the end: checkpoint bytes and logged scalars.
+fn finish(runs: &Path, run: &str) -> (Vec<Vec<u8>>, Vec<(String, u64, f32)>) {
+    let dir = runs.join(run);
+    assert!(!dir.join("checkpoints/24").exists(), "{run} finished before it was killed");
+    let resumed = ok(train(runs, run, &["--cpu", "--resume"]));
+    assert!(String::from_utf8_lossy(&resumed.stdout).contains("of 24 iterations done"));
+    let leftovers: Vec<String> = std::fs::read_dir(dir.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{run}: leftovers {leftovers:?}");
+    (checkpoint_bytes(&dir, 24), scalars(&dir))
+}
+
+#[test]
+fn a_run_killed_anywhere_resumes_to_the_same_bytes() {
+    let runs = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    ok(train(runs.path(), "straight", &flags()));
+    let duration = started.elapsed();
+    let straight = (checkpoint_bytes(&runs.path().join("straight"), 24), scalars(&runs.path().join("straight")));
+
+    // Exactly at the points a timed kill rarely hits (the k-th time each is reached).
+    let points = ["checkpoint-write:1", "checkpoint-write:3", "checkpoint-renamed:2", "pruning:1", "pruning:2", "logged:5"];
+    for (i, point) in points.iter().enumerate() {
+        let run = format!("fail{i}");
+        let died = train_command(runs.path(), &run, &flags()).env("WGAN_FAILPOINT", point).output().unwrap();
+        assert!(!died.status.success(), "{point}: the run did not die there");
+        assert!(finish(runs.path(), &run) == straight, "killed at {point}, resumed: differs from the straight run");
+    }
+
+    // At moments spread over the run by the clock (SIGKILL), from 20% to 70% of its duration.
+    for (i, fraction) in [0.2, 0.45, 0.7].iter().enumerate() {
+        let run = format!("timed{i}");
+        let mut child = train_command(runs.path(), &run, &flags()).stdout(std::process::Stdio::null()).spawn().unwrap();
+        std::thread::sleep(duration.mul_f64(*fraction));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(finish(runs.path(), &run) == straight, "SIGKILL at {fraction} of the run, resumed: differs from the straight run");
+    }
+}
