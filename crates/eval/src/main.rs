@@ -82,6 +82,9 @@ enum Command {
         /// TensorBoard's smoothing weight, in [0, 1).
         #[arg(long, default_value_t = 0.6, value_parser = smoothing_weight)]
         smoothing: f64,
+        /// Only steps up to this iteration (to compare a short run with the start of a long one).
+        #[arg(long)]
+        until: Option<u64>,
     },
 }
 
@@ -129,7 +132,9 @@ fn run(cli: Cli) -> Result<()> {
             println!("saved {} (fid_real, train 60k vs test 10k: {fid_real:.3})", judge_dir.display());
             Ok(())
         }
-        Command::Plot { run, all, out, force, smoothing } => plot(&cli.runs_dir, run, all, out, force, smoothing),
+        Command::Plot { run, all, out, force, smoothing, until } => {
+            plot(&cli.runs_dir, run, all, out, force, smoothing, until)
+        }
         Command::Score { run, checkpoint, n, seed, real, precision } => {
             // Images, and the judge's features and logits of them, are all held at once.
             let per_sample = 28.0 * 28.0 * 4.0 + (eval::FEATURES as f64 + 10.0) * 4.0 * 2.0;
@@ -171,10 +176,23 @@ fn all_runs(runs_dir: &std::path::Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn plot(runs_dir: &std::path::Path, runs: Vec<String>, all: bool, out: Option<PathBuf>, force: bool, smoothing: f64) -> Result<()> {
+fn plot(
+    runs_dir: &std::path::Path,
+    runs: Vec<String>,
+    all: bool,
+    out: Option<PathBuf>,
+    force: bool,
+    smoothing: f64,
+    until: Option<u64>,
+) -> Result<()> {
     let runs = if all { all_runs(runs_dir)? } else { runs };
-    let curves: Vec<plot::Curves> =
+    let mut curves: Vec<plot::Curves> =
         runs.iter().map(|r| plot::Curves::load(r, &runs_dir.join(r))).collect::<Result<_>>()?;
+    if let Some(last) = until {
+        for c in &mut curves {
+            c.series.values_mut().for_each(|points| points.retain(|p| p.0 <= last));
+        }
+    }
     let default = match runs.as_slice() {
         [one] => runs_dir.join(one).join("curves.png"),
         _ => runs_dir.join("curves.png"),
@@ -188,6 +206,9 @@ fn plot(runs_dir: &std::path::Path, runs: Vec<String>, all: bool, out: Option<Pa
         }
         _ => default,
     };
+    if curves.len() > 1 {
+        println!("{}", plot::difference_table(&curves));
+    }
     let rgb = plot::render(&curves, smoothing)?;
     let (w, h) = (plot::WIDTH as usize, plot::HEIGHT as usize);
     logging::write_png(&out, &rgb, h, w, logging::ColorType::Rgb)?;

@@ -216,3 +216,30 @@ fn format_value(v: f64, decimals: usize) -> String {
         format!("{v:.decimals$}")
     }
 }
+
+/// Root-mean-square difference of two curves over the steps both logged (None when they share
+/// none): how far apart two runs are, e.g. bf16 and fp32 against two fp32 seeds.
+pub fn rms_difference(a: &[(u64, f64)], b: &[(u64, f64)]) -> Option<f64> {
+    let b: BTreeMap<u64, f64> = b.iter().copied().collect();
+    let diffs: Vec<f64> = a.iter().filter_map(|(step, va)| b.get(step).map(|vb| (va - vb).powi(2))).collect();
+    (!diffs.is_empty()).then(|| (diffs.iter().sum::<f64>() / diffs.len() as f64).sqrt())
+}
+
+/// A table of `rms_difference` of every run from the first one, per panel's tag.
+pub fn difference_table(runs: &[Curves]) -> String {
+    let Some((first, others)) = runs.split_first() else { return String::new() };
+    let tags: Vec<&str> = PANELS.iter().copied().filter(|t| first.series.contains_key(*t)).collect();
+    let short = |t: &str| t.split(' ').next().unwrap_or(t).to_string();
+    let mut out = format!("RMS difference from {} over the steps both logged\n{:<28}", first.name, "run");
+    for t in &tags {
+        out += &format!(" {:>16}", short(t));
+    }
+    for run in others {
+        out += &format!("\n{:<28}", run.name);
+        for t in &tags {
+            let d = run.series.get(*t).and_then(|s| rms_difference(s, &first.series[*t]));
+            out += &format!(" {:>16}", d.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into()));
+        }
+    }
+    out
+}

@@ -60,6 +60,11 @@ fn plots_plain_and_resumed_runs_into_a_png() {
     let has = |rgb: [u8; 3]| pixels.chunks(3).any(|p| p == rgb);
     assert!(has([31, 119, 180]) && has([255, 127, 14]), "the two runs' lines are missing");
 
+    // The first 300 steps only (comparing a short run with the start of a long one).
+    let early = runs.path().join("early.png");
+    assert!(plot(runs.path(), &["--run", "plain", "--until", "300", "--out", early.to_str().unwrap()]).status.success());
+    assert!(early.is_file());
+
     // A single run goes to its own directory; an existing --out needs --force; a run's own file never.
     assert!(plot(runs.path(), &["--run", "plain"]).status.success());
     assert!(runs.path().join("plain/curves.png").is_file());
@@ -84,6 +89,15 @@ fn runs_scored_by_different_judges_are_flagged() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("2 different judges"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 run(s)"));
+}
+
+#[test]
+fn curve_differences_use_the_steps_both_logged() {
+    let a = [(0, 1.0), (10, 2.0), (20, 4.0)];
+    let b = [(10, 1.0), (20, 1.0), (30, 9.0)];
+    // Steps 10 and 20: differences 1 and 3, RMS sqrt(5).
+    assert_eq!(eval::plot::rms_difference(&a, &b), Some(5f64.sqrt()));
+    assert_eq!(eval::plot::rms_difference(&a, &[(5, 1.0)]), None);
 }
 
 #[test]
