@@ -22,7 +22,6 @@ import resource
 import statistics
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -81,14 +80,15 @@ class Generator(nn.Module):
 
 
 def load_mnist(d):
+    # torch alone (no numpy), raw or gzipped IDX files: the device's Python has torch and little else.
     def idx(name, offset, shape):
         path = f"{d}/{name}"
-        raw = np.fromfile(path, np.uint8) if os.path.exists(path) else np.frombuffer(gzip.open(path + ".gz").read(), np.uint8)
-        return raw[offset:].reshape(shape)
+        data = open(path, "rb").read() if os.path.exists(path) else gzip.open(path + ".gz").read()
+        return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).reshape(shape)
 
-    x = np.concatenate([idx("train-images-idx3-ubyte", 16, (-1, 1, 28, 28)), idx("t10k-images-idx3-ubyte", 16, (-1, 1, 28, 28))])
-    y = np.concatenate([idx("train-labels-idx1-ubyte", 8, (-1,)), idx("t10k-labels-idx1-ubyte", 8, (-1,))])
-    return (torch.from_numpy(x).float() - 127.5) / 127.5, torch.from_numpy(y.astype(np.int64))
+    x = torch.cat([idx("train-images-idx3-ubyte", 16, (-1, 1, 28, 28)), idx("t10k-images-idx3-ubyte", 16, (-1, 1, 28, 28))])
+    y = torch.cat([idx("train-labels-idx1-ubyte", 8, (-1,)), idx("t10k-labels-idx1-ubyte", 8, (-1,))])
+    return (x.float() - 127.5) / 127.5, y.long()
 
 
 def iteration(G, D, opt_g, opt_d, X, Y, batch, d_iters, clip, autocast):
