@@ -180,3 +180,38 @@ fn eval_every_logs_judge_scores() {
     }
     assert!(logged.iter().filter(|s| s.0.starts_with("eval/")).all(|s| s.2.is_finite() && s.2 >= 0.0));
 }
+
+#[test]
+fn as_published_reruns_and_resumes_bit_exactly() {
+    let runs = tempfile::tempdir().unwrap();
+    let twelve = [&TINY[..], &["--iterations", "12", "--checkpoint-every", "6", "--as-published"]].concat();
+    ok(train(runs.path(), "a", &twelve));
+    ok(train(runs.path(), "b", &twelve));
+    ok(train(runs.path(), "c", &[&TINY[..], &["--iterations", "6", "--checkpoint-every", "6", "--as-published"]].concat()));
+    ok(train(runs.path(), "c", &["--cpu", "--resume", "--iterations", "12"]));
+    let dg_state = |run: &str| std::fs::read(runs.path().join(run).join("checkpoints/12/rmsprop_generator_step_critic.safetensors")).unwrap();
+    for run in ["b", "c"] {
+        assert!(checkpoint_bytes(&runs.path().join("a"), 12) == checkpoint_bytes(&runs.path().join(run), 12), "{run} differs");
+        assert!(dg_state("a") == dg_state(run), "{run}: the generator step's critic state differs");
+        assert_eq!(scalars(&runs.path().join("a")), scalars(&runs.path().join(run)));
+    }
+    let record = std::fs::read_to_string(runs.path().join("c/config.json")).unwrap();
+    assert!(record.contains("\"as_published\": true"), "{record}");
+    // The same seed without --as-published is another run.
+    ok(train(runs.path(), "d", &[&TINY[..], &["--iterations", "12", "--checkpoint-every", "6"]].concat()));
+    assert!(checkpoint_bytes(&runs.path().join("a"), 12) != checkpoint_bytes(&runs.path().join("d"), 12));
+}
+
+#[test]
+fn precision_switches_on_resume_and_is_recorded() {
+    let runs = tempfile::tempdir().unwrap();
+    ok(train(runs.path(), "p", &[&TINY[..], &["--iterations", "4", "--checkpoint-every", "2"]].concat()));
+    ok(train(runs.path(), "p", &["--cpu", "--resume", "--iterations", "8", "--precision", "bf16"]));
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(runs.path().join("p/config.json")).unwrap()).unwrap();
+    assert_eq!(record["config"]["precision"], "bf16");
+    assert_eq!(record["sessions"].as_array().unwrap().len(), 2);
+    assert_eq!(record["sessions"][1]["start_iteration"], 4);
+    let d_loss: Vec<u64> = scalars(&runs.path().join("p")).iter().filter(|s| s.0 == train::D_LOSS_TAG).map(|s| s.1).collect();
+    assert_eq!(d_loss, [0, 2, 4, 6]);
+}

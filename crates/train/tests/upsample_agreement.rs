@@ -1,4 +1,4 @@
-//! The fast path (sub-pixel convolutions) and --plain-upsample train alike: the same losses to
+//! The fast path (sub-pixel convolutions) and --upsample plain train alike: the same losses to
 //! float tolerance over a few iterations. Its own test binary: libtorch's CPU generator is global
 //! to the process, and tests on other threads would draw from it in between.
 
@@ -27,7 +27,7 @@ fn plain_and_sub_pixel_training_agree_to_float_tolerance() {
         let losses: Vec<[f64; 6]> = (0..4).map(|it| t.iteration(it).unwrap().values()).collect();
         losses
     };
-    let (fast, plain) = (run(&[]), run(&["--plain-upsample"]));
+    let (fast, plain) = (run(&[]), run(&["--upsample", "plain"]));
     for (it, (f, p)) in fast.iter().zip(&plain).enumerate() {
         for k in 0..6 {
             assert!(
@@ -50,7 +50,7 @@ fn plain_and_sub_pixel_training_agree_to_float_tolerance() {
         };
         Trainer::new(&cfg, data, Device::Cpu)
     };
-    let (fast, plain) = (trainer(&[]), trainer(&["--plain-upsample"]));
+    let (fast, plain) = (trainer(&[]), trainer(&["--upsample", "plain"]));
     let (z, c) = model::noise(16, model::Z_SIZE, Device::Cpu);
     let grads = |t: &Trainer| {
         let (is_fake, class) = t.critic.forward(&t.generator.forward(&z, &c), false);
