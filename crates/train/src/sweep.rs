@@ -276,7 +276,12 @@ pub fn submit(plan: &mut Plan, sweep_dir: &Path, indices: &[usize], sweep_bin: &
         .arg(&script)
         .output()
         .context("cannot run sbatch (is Slurm installed, and SLURM_CONF set if the cluster needs it?)")?;
-    ensure!(out.status.success(), "sbatch failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    ensure!(
+        out.status.success(),
+        "sbatch failed: {}\n(the plan is kept: once Slurm answers here, e.g. with SLURM_CONF set, `sweep submit --name {}` submits it)",
+        String::from_utf8_lossy(&out.stderr).trim(),
+        plan.name
+    );
     let job_id = String::from_utf8_lossy(&out.stdout).trim().split(';').next().unwrap_or("").to_string();
     ensure!(!job_id.is_empty(), "sbatch printed no job id");
     let submitted_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
