@@ -103,6 +103,37 @@ fn robust_range(values: &[f64]) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
+/// The parts of a polyline inside the band lo <= y <= hi, cut where it crosses the band's edges,
+/// so that values off the chart leave it as in TensorBoard instead of running along its border.
+pub fn clip_to_band(points: &[(f64, f64)], lo: f64, hi: f64) -> Vec<Vec<(f64, f64)>> {
+    let mut lines: Vec<Vec<(f64, f64)>> = Vec::new();
+    let at = |a: (f64, f64), b: (f64, f64), t: f64| (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+    for pair in points.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        // The segment a + t (b - a), t in [0, 1], restricted to lo <= y <= hi.
+        let (mut t0, mut t1) = (0.0f64, 1.0f64);
+        let dy = b.1 - a.1;
+        if dy == 0.0 {
+            if !(lo..=hi).contains(&a.1) {
+                continue;
+            }
+        } else {
+            let (ta, tb) = ((lo - a.1) / dy, (hi - a.1) / dy);
+            t0 = t0.max(ta.min(tb));
+            t1 = t1.min(ta.max(tb));
+            if t0 > t1 {
+                continue;
+            }
+        }
+        let (p, q) = (at(a, b, t0), at(a, b, t1));
+        match lines.last_mut() {
+            Some(line) if t0 == 0.0 && line.last() == Some(&a) => line.push(q),
+            _ => lines.push(vec![p, q]),
+        }
+    }
+    lines
+}
+
 /// Registers the embedded font once (no system fonts are needed).
 fn register_font() -> Result<()> {
     static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -124,6 +155,9 @@ pub fn render(runs: &[Curves], smoothing: f64) -> Result<Vec<u8>> {
         let (legend, grid) = root.split_vertically(60);
         draw_legend(&legend, runs, smoothing)?;
         for (area, tag) in grid.split_evenly((3, 3)).iter().zip(PANELS) {
+            // A judge score is already an average over its samples, and logged rarely: smoothing
+            // would make it lag by several evaluations, so its points are drawn as they are.
+            let smoothing = if tag.starts_with("eval/") { 0.0 } else { smoothing };
             draw_panel(area, tag, runs, smoothing)?;
         }
         root.present().map_err(draw_error)?;
@@ -143,7 +177,7 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift
         area.draw(&Text::new(run.name.clone(), (x + 36, 14), ("sans-serif", 20).into_font())).map_err(draw_error)?;
         x += 60 + 11 * run.name.len() as i32;
     }
-    let note = format!("faint: raw values; line: smoothed ({smoothing}, as TensorBoard); y: 1st-99th percentile");
+    let note = format!("faint: raw values; line: smoothed ({smoothing}, as TensorBoard; eval/* unsmoothed); y: 1st-99th percentile");
     area.draw(&Text::new(note, (20, 40), ("sans-serif", 15).into_font().color(&RGBColor(90, 90, 90))))
         .map_err(draw_error)?;
     Ok(())
@@ -193,17 +227,21 @@ fn draw_panel<DB: DrawingBackend>(
         .map_err(draw_error)?;
     for (k, points) in present {
         let color = COLORS[k % COLORS.len()];
-        let clamp = |v: f64| v.clamp(lo, hi);
-        let raw: Vec<(f64, f64)> = points.iter().map(|&(s, v)| (s as f64, clamp(v))).collect();
+        let raw: Vec<(f64, f64)> = points.iter().map(|&(s, v)| (s as f64, v)).collect();
         let values: Vec<f64> = points.iter().map(|p| p.1).collect();
         let smoothed: Vec<(f64, f64)> =
-            points.iter().zip(smooth(&values, smoothing)).map(|(&(s, _), v)| (s as f64, clamp(v))).collect();
-        if raw.len() < 3 {
-            // Too few points for a line (a run that just started): mark them.
-            chart.draw_series(raw.iter().map(|&p| Circle::new(p, 4, color.filled()))).map_err(draw_error)?;
+            points.iter().zip(smooth(&values, smoothing)).map(|(&(s, _), v)| (s as f64, v)).collect();
+        if raw.len() < 3 || smoothing == 0.0 {
+            // Too few points for a line (a run that just started), or judge scores: mark them.
+            let shown = raw.iter().filter(|p| (lo..=hi).contains(&p.1));
+            chart.draw_series(shown.map(|&p| Circle::new(p, 4, color.filled()))).map_err(draw_error)?;
         }
-        chart.draw_series(LineSeries::new(raw, color.mix(0.22).stroke_width(1))).map_err(draw_error)?;
-        chart.draw_series(LineSeries::new(smoothed, color.stroke_width(2))).map_err(draw_error)?;
+        for line in clip_to_band(&raw, lo, hi) {
+            chart.draw_series(LineSeries::new(line, color.mix(0.22).stroke_width(1))).map_err(draw_error)?;
+        }
+        for line in clip_to_band(&smoothed, lo, hi) {
+            chart.draw_series(LineSeries::new(line, color.stroke_width(2))).map_err(draw_error)?;
+        }
     }
     Ok(())
 }

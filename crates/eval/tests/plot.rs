@@ -118,3 +118,15 @@ fn a_missing_run_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: there is no run directory"));
 }
+
+#[test]
+fn lines_leave_the_panel_where_they_cross_its_band() {
+    use eval::plot::clip_to_band;
+    // Inside, out through the top at x = 1.5, back in at x = 2.5, out through the bottom.
+    let points = [(0.0, 0.0), (1.0, 0.5), (2.0, 1.5), (3.0, 0.5), (4.0, -0.5)];
+    let lines = clip_to_band(&points, 0.0, 1.0);
+    assert_eq!(lines, vec![vec![(0.0, 0.0), (1.0, 0.5), (1.5, 1.0)], vec![(2.5, 1.0), (3.0, 0.5), (3.5, 0.0)]]);
+    // Wholly outside: nothing; a flat line on the edge stays.
+    assert!(clip_to_band(&[(0.0, 5.0), (1.0, 6.0)], 0.0, 1.0).is_empty());
+    assert_eq!(clip_to_band(&[(0.0, 1.0), (1.0, 1.0)], 0.0, 1.0), vec![vec![(0.0, 1.0), (1.0, 1.0)]]);
+}
