@@ -54,7 +54,11 @@ fn table() -> Vec<Row> {
 
 /// Splits a command line on spaces; `""` is an empty argument.
 fn words(command: &str) -> Vec<String> {
-    command.split(' ').filter(|w| !w.is_empty()).map(|w| if w == "\"\"" { String::new() } else { w.to_string() }).collect()
+    command
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(|w| if w == "\"\"" { String::new() } else { w.to_string() })
+        .collect()
 }
 
 /// The scratch directory every row runs in:

@@ -12,7 +12,8 @@ fn binary(name: &str) -> PathBuf {
 
 #[test]
 fn gpu_binaries_link_libtorch_cuda_when_libtorch_has_it() {
-    let libtorch = PathBuf::from(std::env::var("LIBTORCH").expect("LIBTORCH is set by scripts/setup's .cargo/config.toml"));
+    let libtorch =
+        PathBuf::from(std::env::var("LIBTORCH").expect("LIBTORCH is set by scripts/setup's .cargo/config.toml"));
     let has_cuda = libtorch.join("lib/libtorch_cuda.so").exists();
     for name in ["train", "sample", "eval", "model"] {
         let path = binary(name);
@@ -20,7 +21,11 @@ fn gpu_binaries_link_libtorch_cuda_when_libtorch_has_it() {
         let out = Command::new("readelf").arg("-d").arg(&path).output().expect("readelf (binutils) is needed");
         let needed = String::from_utf8_lossy(&out.stdout);
         for lib in ["libtorch_cuda.so", "libc10_cuda.so"] {
-            assert_eq!(needed.contains(&format!("[{lib}]")), has_cuda, "{name}: NEEDED {lib} should be {has_cuda}\n{needed}");
+            assert_eq!(
+                needed.contains(&format!("[{lib}]")),
+                has_cuda,
+                "{name}: NEEDED {lib} should be {has_cuda}\n{needed}"
+            );
         }
     }
 }

@@ -75,7 +75,8 @@ impl Dataset {
         let pixels = images.as_standard_layout();
         let x = Tensor::from_slice(pixels.as_slice().expect("standard layout is contiguous")).to_kind(Kind::Float);
         let images = ((x - 127.5) / 127.5).view(shape).to(device);
-        let labels = Tensor::from_slice(labels.as_slice().expect("a 1-D array is contiguous")).to_kind(Kind::Int64).to(device);
+        let labels =
+            Tensor::from_slice(labels.as_slice().expect("a 1-D array is contiguous")).to_kind(Kind::Int64).to(device);
         Dataset { images, labels }
     }
 

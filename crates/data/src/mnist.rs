@@ -58,7 +58,9 @@ impl MnistFile {
     /// Verifies the copy in `dir`; the error names the file and what is wrong.
     pub fn verify_in(&self, dir: &Path) -> Result<PathBuf> {
         let Some(path) = self.find(dir) else {
-            if let Some(odd) = [self.name.to_string(), format!("{}.gz", self.name)].iter().map(|n| dir.join(n)).find(|p| p.exists()) {
+            if let Some(odd) =
+                [self.name.to_string(), format!("{}.gz", self.name)].iter().map(|n| dir.join(n)).find(|p| p.exists())
+            {
                 bail!("{}: {} is not a regular file (a directory?); put the IDX file there", self.name, odd.display());
             }
             bail!("{}: missing (neither {0} nor {0}.gz in {})", self.name, dir.display());

@@ -185,14 +185,16 @@ pub struct LoadedJudge {
 
 /// The command that makes a judge in `dir`.
 pub fn train_judge_hint(dir: &Path) -> String {
-    let flag = if dir == Path::new(DEFAULT_JUDGE_DIR) { String::new() } else { format!(" --judge-dir {}", dir.display()) };
+    let flag =
+        if dir == Path::new(DEFAULT_JUDGE_DIR) { String::new() } else { format!(" --judge-dir {}", dir.display()) };
     format!("cargo run -p eval -- train-judge{flag}")
 }
 
 pub fn load_judge(dir: &Path, device: Device) -> Result<LoadedJudge> {
     let missing = || format!("no trained judge in {}: run `{}` first", dir.display(), train_judge_hint(dir));
     ensure!(dir.join(JUDGE_FILE).is_file(), missing());
-    let weights = std::fs::read(dir.join(JUDGE_FILE)).with_context(|| format!("cannot read {}", dir.join(JUDGE_FILE).display()))?;
+    let weights = std::fs::read(dir.join(JUDGE_FILE))
+        .with_context(|| format!("cannot read {}", dir.join(JUDGE_FILE).display()))?;
     let sha256 = hex::encode(Sha256::digest(&weights));
     let mut vs = nn::VarStore::new(device);
     let judge = Judge::new(&vs);

@@ -214,7 +214,10 @@ fn plot(
     logging::write_png(&out, &rgb, h, w, logging::ColorType::Rgb)?;
     let judges: std::collections::BTreeSet<_> = curves.iter().filter_map(|c| c.judge.as_deref()).collect();
     if judges.len() > 1 {
-        eprintln!("warning: these runs were scored by {} different judges; their eval/* curves do not compare", judges.len());
+        eprintln!(
+            "warning: these runs were scored by {} different judges; their eval/* curves do not compare",
+            judges.len()
+        );
     }
     println!("wrote {} ({w}x{h}, {} run(s))", out.display(), curves.len());
     Ok(())

@@ -169,7 +169,11 @@ fn draw_error<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("drawing the plot failed: {e:?}")
 }
 
-fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, runs: &[Curves], smoothing: f64) -> Result<()> {
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    runs: &[Curves],
+    smoothing: f64,
+) -> Result<()> {
     let mut x = 20;
     for (k, run) in runs.iter().enumerate() {
         let color = COLORS[k % COLORS.len()];
@@ -177,7 +181,9 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift
         area.draw(&Text::new(run.name.clone(), (x + 36, 14), ("sans-serif", 20).into_font())).map_err(draw_error)?;
         x += 60 + 11 * run.name.len() as i32;
     }
-    let note = format!("faint: raw values; line: smoothed ({smoothing}, as TensorBoard; eval/* unsmoothed); y: 1st-99th percentile");
+    let note = format!(
+        "faint: raw values; line: smoothed ({smoothing}, as TensorBoard; eval/* unsmoothed); y: 1st-99th percentile"
+    );
     area.draw(&Text::new(note, (20, 40), ("sans-serif", 15).into_font().color(&RGBColor(90, 90, 90))))
         .map_err(draw_error)?;
     Ok(())

@@ -30,7 +30,11 @@ fn fake_run(dir: &Path, judge: &str, resume_at: Option<u64>, f: impl Fn(u64) -> 
 }
 
 fn plot(runs: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_eval")).args(["plot", "--runs-dir", runs.to_str().unwrap()]).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_eval"))
+        .args(["plot", "--runs-dir", runs.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -62,7 +66,9 @@ fn plots_plain_and_resumed_runs_into_a_png() {
 
     // The first 300 steps only (comparing a short run with the start of a long one).
     let early = runs.path().join("early.png");
-    assert!(plot(runs.path(), &["--run", "plain", "--until", "300", "--out", early.to_str().unwrap()]).status.success());
+    assert!(plot(runs.path(), &["--run", "plain", "--until", "300", "--out", early.to_str().unwrap()])
+        .status
+        .success());
     assert!(early.is_file());
 
     // A single run goes to its own directory; an existing --out needs --force; a run's own file never.

@@ -12,14 +12,24 @@ use std::path::Path;
 /// Writes an 8-bit grayscale image `[height, width]` as PNG, atomically.
 pub fn write_gray_png(path: &Path, image: &ArrayView2<u8>) -> Result<()> {
     let (height, width) = image.dim();
-    write_png(path, image.as_standard_layout().as_slice().expect("contiguous"), height, width, png::ColorType::Grayscale)
+    write_png(
+        path,
+        image.as_standard_layout().as_slice().expect("contiguous"),
+        height,
+        width,
+        png::ColorType::Grayscale,
+    )
 }
 
 /// Writes an 8-bit PNG (`Grayscale` or `Rgb` interleaved) atomically: a temporary name, renamed
 /// when complete, and removed if the write fails.
 pub fn write_png(path: &Path, pixels: &[u8], height: usize, width: usize, color: png::ColorType) -> Result<()> {
     let channels = color.samples();
-    ensure!(pixels.len() == height * width * channels, "{} values for a {height}x{width}x{channels} image", pixels.len());
+    ensure!(
+        pixels.len() == height * width * channels,
+        "{} values for a {height}x{width}x{channels} image",
+        pixels.len()
+    );
     let tmp = path.with_extension("png.partial");
     let write = || -> Result<()> {
         let file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);

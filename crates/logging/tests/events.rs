@@ -23,7 +23,8 @@ fn scalars_and_images_read_back() {
     });
     let back = logging::read_gray_png(&png.expect("no image record")).unwrap();
     assert_eq!(back, pixels);
-    let texts: Vec<Record> = read_dir(dir.path()).unwrap().into_iter().filter(|r| matches!(r, Record::Text { .. })).collect();
+    let texts: Vec<Record> =
+        read_dir(dir.path()).unwrap().into_iter().filter(|r| matches!(r, Record::Text { .. })).collect();
     assert_eq!(texts, [Record::Text { tag: "eval/judge".into(), step: 10, text: "sha256 0123".into() }]);
 }
 

@@ -39,7 +39,14 @@ fn first_line(text: &str) -> String {
 /// The memory this machine can still give (Linux's MemAvailable), if known.
 pub fn available_memory() -> Option<f64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib: f64 = info.lines().find_map(|l| l.strip_prefix("MemAvailable:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kib: f64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
     Some(kib * 1024.0)
 }
 
@@ -61,7 +68,9 @@ pub fn ensure_memory(what: &str, bytes: f64) -> Result<()> {
 pub fn run_name(s: &str) -> Result<String, String> {
     let plain = s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
     if s.is_empty() || !plain || s.starts_with('.') || s.starts_with('-') {
-        return Err("a run name is a plain name: letters, digits, '.', '_' and '-', not starting with '.' or '-'".into());
+        return Err(
+            "a run name is a plain name: letters, digits, '.', '_' and '-', not starting with '.' or '-'".into()
+        );
     }
     Ok(s.to_string())
 }

@@ -28,7 +28,11 @@ fn run(vs: &nn::VarStore, forward: &dyn Fn(model::Trace) -> Tensor) -> (Vec<(Str
     (layers, vars.iter().map(|v| v.0.clone()).zip(grads).collect())
 }
 
-fn compare(what: &str, fp32: &(Vec<(String, Tensor)>, Vec<(String, Tensor)>), bf16: &(Vec<(String, Tensor)>, Vec<(String, Tensor)>)) {
+fn compare(
+    what: &str,
+    fp32: &(Vec<(String, Tensor)>, Vec<(String, Tensor)>),
+    bf16: &(Vec<(String, Tensor)>, Vec<(String, Tensor)>),
+) {
     for ((name, a), (_, b)) in bf16.0.iter().zip(&fp32.0) {
         let e = relative_error(a, b);
         println!("{what} layer {name:<16} {e:.5}");
@@ -68,7 +72,9 @@ fn generator_layers_and_gradients_agree_with_fp32() {
     tch::manual_seed(4);
     let (z, classes) = model::noise(64, model::Z_SIZE, Device::Cpu);
     let target = Tensor::rand([64, 1, 28, 28], (Kind::Float, Device::Cpu)) * 2 - 1;
-    let forward = |g: &Generator, trace: model::Trace| (g.forward_traced(&z, &classes, trace) - &target).square().mean(Kind::Float);
+    let forward = |g: &Generator, trace: model::Trace| {
+        (g.forward_traced(&z, &classes, trace) - &target).square().mean(Kind::Float)
+    };
     let vs32 = nn::VarStore::new(Device::Cpu);
     let g32 = Generator::new(&vs32, model::Z_SIZE, Upsample::SubPixel, Precision::Fp32);
     let mut vs16 = nn::VarStore::new(Device::Cpu);

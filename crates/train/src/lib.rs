@@ -7,7 +7,6 @@ pub mod rmsprop;
 pub mod run;
 pub mod sweep;
 
-
 use anyhow::{bail, Result};
 use config::Config;
 use data::{BatchSampler, Dataset};
@@ -138,7 +137,19 @@ impl Trainer {
         let critic = Critic::new(&vs_d, cfg.precision);
         let (opt_g, opt_d) = (RmsProp::new(&vs_g, cfg.lr), RmsProp::new(&vs_d, cfg.lr));
         let opt_dg_critic = cfg.as_published.then(|| RmsProp::new(&vs_d, cfg.lr));
-        Trainer { cfg: cfg.clone(), device, vs_g, vs_d, generator, critic, opt_g, opt_d, opt_dg_critic, data, observer: None }
+        Trainer {
+            cfg: cfg.clone(),
+            device,
+            vs_g,
+            vs_d,
+            generator,
+            critic,
+            opt_g,
+            opt_d,
+            opt_dg_critic,
+            data,
+            observer: None,
+        }
     }
 
     /// Clips every critic parameter, weights and biases of both heads, to [-clip, clip].

@@ -91,7 +91,8 @@ fn train(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
     model::cli::ensure_memory("training with these settings", train::memory_needed(&cfg))?;
     let judge = (cfg.eval_every > 0).then(|| eval::load_judge(&cfg.judge_dir, device)).transpose()?;
     let data = Dataset::gan_training_set(&cfg.data_dir, device)?;
-    let session = run::Session { judge_sha256: judge.as_ref().map(|j| j.sha256.clone()), ..run::Session::now(0, device) };
+    let session =
+        run::Session { judge_sha256: judge.as_ref().map(|j| j.sha256.clone()), ..run::Session::now(0, device) };
     let start = open_run(&cfg, record, session.clone())?;
     if device.is_cuda() {
         model::precision::configure_cuda(cfg.tf32);
@@ -108,7 +109,10 @@ fn train(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
             (done, recent)
         }
         None if cli.resume => {
-            println!("{} has no checkpoint yet: starting it from iteration 0 with its recorded settings", run_dir.display());
+            println!(
+                "{} has no checkpoint yet: starting it from iteration 0 with its recorded settings",
+                run_dir.display()
+            );
             (0, RecentLosses::default())
         }
         None => (0, RecentLosses::default()),

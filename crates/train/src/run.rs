@@ -64,7 +64,8 @@ impl Session {
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let tmp = path.with_extension("json.partial");
-    let written = std::fs::write(&tmp, serde_json::to_string_pretty(value)? + "\n").and_then(|_| std::fs::rename(&tmp, path));
+    let written =
+        std::fs::write(&tmp, serde_json::to_string_pretty(value)? + "\n").and_then(|_| std::fs::rename(&tmp, path));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -154,8 +155,7 @@ fn remove_partials(run_dir: &Path) -> Result<()> {
                 continue;
             }
             let path = entry.path();
-            let removed =
-                if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
             removed.with_context(|| format!("cannot remove the leftover {}", path.display()))?;
         }
     }

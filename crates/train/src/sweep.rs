@@ -209,7 +209,12 @@ fn shell_quote(s: &str) -> String {
 
 /// The `train` command of run `index`: start it, or resume it when its directory holds a run.
 /// None when the run is complete.
-pub fn task_command(plan: &Plan, sweep_dir: &Path, index: usize, train_bin: &Path) -> Result<Option<std::process::Command>> {
+pub fn task_command(
+    plan: &Plan,
+    sweep_dir: &Path,
+    index: usize,
+    train_bin: &Path,
+) -> Result<Option<std::process::Command>> {
     let run = plan.runs.get(index).with_context(|| format!("sweep {} has no run {index}", plan.name))?;
     let mut cmd = std::process::Command::new(train_bin);
     cmd.arg("--runs-dir").arg(sweep_dir).args(["--run", &run.name]);
@@ -263,7 +268,13 @@ pub fn is_training(run_dir: &Path) -> bool {
 }
 
 /// Submits the runs `indices` as one array job; returns the job id.
-pub fn submit(plan: &mut Plan, sweep_dir: &Path, indices: &[usize], sweep_bin: &Path, runs_dir: &Path) -> Result<String> {
+pub fn submit(
+    plan: &mut Plan,
+    sweep_dir: &Path,
+    indices: &[usize],
+    sweep_bin: &Path,
+    runs_dir: &Path,
+) -> Result<String> {
     ensure!(!indices.is_empty(), "nothing to submit: every run of {} is complete", plan.name);
     std::fs::create_dir_all(sweep_dir.join("slurm"))?;
     let script = sweep_dir.join(JOB_SCRIPT);
@@ -329,7 +340,8 @@ pub fn status(plan: &Plan, sweep_dir: &Path) -> Result<Vec<RunStatus>> {
         .enumerate()
         .map(|(i, run)| {
             let dir = sweep_dir.join(&run.name);
-            let total = parse_train_flags(&[run.flags.clone(), vec!["--run".into(), run.name.clone()]].concat())?.iterations;
+            let total =
+                parse_train_flags(&[run.flags.clone(), vec!["--run".into(), run.name.clone()]].concat())?.iterations;
             let started = dir.join(crate::run::CONFIG_FILE).is_file();
             let progress = if started { progress_of(&dir)? } else { Progress { done: 0, total } };
             let state = if let Some(s) = queued.get(&i) {
@@ -347,7 +359,13 @@ pub fn status(plan: &Plan, sweep_dir: &Path) -> Result<Vec<RunStatus>> {
             } else {
                 "not started".into()
             };
-            Ok(RunStatus { name: run.name.clone(), done: progress.done, total: progress.total, state, last_d_loss: last(&dir, crate::D_LOSS_TAG) })
+            Ok(RunStatus {
+                name: run.name.clone(),
+                done: progress.done,
+                total: progress.total,
+                state,
+                last_d_loss: last(&dir, crate::D_LOSS_TAG),
+            })
         })
         .collect()
 }

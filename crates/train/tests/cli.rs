@@ -147,7 +147,8 @@ fn sample_writes_grids_from_the_newest_checkpoint() {
     assert!((5..10).all(|c| cell(1, c).all(|p| p == 0)), "cells past n are drawn");
     assert!((0..5).all(|c| cell(1, c).any(|p| p > 0)));
     ok(sample(&[]));
-    let grid = logging::read_gray_png(&std::fs::read(runs.path().join("s/samples/sample_0000002.png")).unwrap()).unwrap();
+    let grid =
+        logging::read_gray_png(&std::fs::read(runs.path().join("s/samples/sample_0000002.png")).unwrap()).unwrap();
     assert_eq!(grid.dim(), (280, 280));
     let msg = clean_failure(sample(&["--checkpoint", "5"]));
     assert!(msg.contains("no checkpoint at iteration 5") && msg.contains("there are: 2"), "{msg}");
@@ -187,11 +188,20 @@ fn as_published_reruns_and_resumes_bit_exactly() {
     let twelve = [&TINY[..], &["--iterations", "12", "--checkpoint-every", "6", "--as-published"]].concat();
     ok(train(runs.path(), "a", &twelve));
     ok(train(runs.path(), "b", &twelve));
-    ok(train(runs.path(), "c", &[&TINY[..], &["--iterations", "6", "--checkpoint-every", "6", "--as-published"]].concat()));
+    ok(train(
+        runs.path(),
+        "c",
+        &[&TINY[..], &["--iterations", "6", "--checkpoint-every", "6", "--as-published"]].concat(),
+    ));
     ok(train(runs.path(), "c", &["--cpu", "--resume", "--iterations", "12"]));
-    let dg_state = |run: &str| std::fs::read(runs.path().join(run).join("checkpoints/12/rmsprop_generator_step_critic.safetensors")).unwrap();
+    let dg_state = |run: &str| {
+        std::fs::read(runs.path().join(run).join("checkpoints/12/rmsprop_generator_step_critic.safetensors")).unwrap()
+    };
     for run in ["b", "c"] {
-        assert!(checkpoint_bytes(&runs.path().join("a"), 12) == checkpoint_bytes(&runs.path().join(run), 12), "{run} differs");
+        assert!(
+            checkpoint_bytes(&runs.path().join("a"), 12) == checkpoint_bytes(&runs.path().join(run), 12),
+            "{run} differs"
+        );
         assert!(dg_state("a") == dg_state(run), "{run}: the generator step's critic state differs");
         assert_eq!(scalars(&runs.path().join("a")), scalars(&runs.path().join(run)));
     }
@@ -212,6 +222,7 @@ fn precision_switches_on_resume_and_is_recorded() {
     assert_eq!(record["config"]["precision"], "bf16");
     assert_eq!(record["sessions"].as_array().unwrap().len(), 2);
     assert_eq!(record["sessions"][1]["start_iteration"], 4);
-    let d_loss: Vec<u64> = scalars(&runs.path().join("p")).iter().filter(|s| s.0 == train::D_LOSS_TAG).map(|s| s.1).collect();
+    let d_loss: Vec<u64> =
+        scalars(&runs.path().join("p")).iter().filter(|s| s.0 == train::D_LOSS_TAG).map(|s| s.1).collect();
     assert_eq!(d_loss, [0, 2, 4, 6]);
 }

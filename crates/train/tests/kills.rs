@@ -37,7 +37,8 @@ fn a_run_killed_anywhere_resumes_to_the_same_bytes() {
     let straight = (checkpoint_bytes(&runs.path().join("straight"), 24), scalars(&runs.path().join("straight")));
 
     // Exactly at the points a timed kill rarely hits (the k-th time each is reached).
-    let points = ["checkpoint-write:1", "checkpoint-write:3", "checkpoint-renamed:2", "pruning:1", "pruning:2", "logged:5"];
+    let points =
+        ["checkpoint-write:1", "checkpoint-write:3", "checkpoint-renamed:2", "pruning:1", "pruning:2", "logged:5"];
     for (i, point) in points.iter().enumerate() {
         let run = format!("fail{i}");
         let died = train_command(runs.path(), &run, &flags()).env("WGAN_FAILPOINT", point).output().unwrap();
@@ -52,6 +53,9 @@ fn a_run_killed_anywhere_resumes_to_the_same_bytes() {
         std::thread::sleep(duration.mul_f64(*fraction));
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(finish(runs.path(), &run) == straight, "SIGKILL at {fraction} of the run, resumed: differs from the straight run");
+        assert!(
+            finish(runs.path(), &run) == straight,
+            "SIGKILL at {fraction} of the run, resumed: differs from the straight run"
+        );
     }
 }

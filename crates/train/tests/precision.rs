@@ -61,7 +61,8 @@ fn each_step_of_an_iteration_agrees() {
         let (x, y) = t.data.gather(&Tensor::arange(32, (Kind::Int64, Device::Cpu)));
         let (z, c) = model::noise(32, 100, Device::Cpu);
         let fakes = t.generator.generate(&z, &c);
-        let grads = |loss: Tensor, opt: &train::rmsprop::RmsProp| Tensor::run_backward(&[loss], &opt.params(), false, false);
+        let grads =
+            |loss: Tensor, opt: &train::rmsprop::RmsProp| Tensor::run_backward(&[loss], &opt.params(), false, false);
         let critic_loss = |x: &Tensor, y: &Tensor, sign: f64| {
             let (f, cl) = t.critic.forward(x, true);
             (f * sign).mean(Kind::Float) + cl.cross_entropy_for_logits(y)

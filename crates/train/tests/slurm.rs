@@ -109,7 +109,12 @@ fn array_job_runs_and_a_cancelled_task_resumes_bit_exactly() {
     let runs = tempfile::tempdir().unwrap();
 
     // Three runs, one array job.
-    let flags = [&["--name", "trio", "--engine", "slurm", "--grid", "seed=1,2,3", "--"][..], &TINY, &["--iterations", "6", "--checkpoint-every", "3"]].concat();
+    let flags = [
+        &["--name", "trio", "--engine", "slurm", "--grid", "seed=1,2,3", "--"][..],
+        &TINY,
+        &["--iterations", "6", "--checkpoint-every", "3"],
+    ]
+    .concat();
     let printed = ok(sweep(&cluster, runs.path(), &[&["run"][..], &flags].concat()));
     assert!(printed.contains("submitted array job") && printed.contains("3 task(s)"), "{printed}");
     let script = std::fs::read_to_string(runs.path().join("trio/job.sh")).unwrap();
@@ -119,7 +124,8 @@ fn array_job_runs_and_a_cancelled_task_resumes_bit_exactly() {
     for (name, done, total, _) in &rows {
         assert_eq!((*done, *total), (6, 6));
         let dir = runs.path().join("trio").join(name);
-        let steps: Vec<u64> = logging::tensorboard::read_scalars(&dir, train::D_LOSS_TAG).unwrap().iter().map(|s| s.0).collect();
+        let steps: Vec<u64> =
+            logging::tensorboard::read_scalars(&dir, train::D_LOSS_TAG).unwrap().iter().map(|s| s.0).collect();
         assert_eq!(steps, [0, 2, 4], "{name}");
         assert_eq!(checkpoint_bytes(&dir, 6).len(), 4);
     }
@@ -128,7 +134,11 @@ fn array_job_runs_and_a_cancelled_task_resumes_bit_exactly() {
 
     // A task cancelled mid-way, then resubmitted: the same bytes as one uninterrupted run.
     let long = [&TINY[..], &["--iterations", "160", "--checkpoint-every", "10", "--seed", "9"]].concat();
-    ok(sweep(&cluster, runs.path(), &[&["run", "--name", "cut", "--engine", "slurm", "--grid", "clip=0.02", "--"][..], &long].concat()));
+    ok(sweep(
+        &cluster,
+        runs.path(),
+        &[&["run", "--name", "cut", "--engine", "slurm", "--grid", "clip=0.02", "--"][..], &long].concat(),
+    ));
     wait_for(&cluster, runs.path(), "cut", "a checkpoint", |r| r[0].3 == "running" && r[0].1 >= 20);
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(runs.path().join("cut/sweep.json")).unwrap()).unwrap();
@@ -152,7 +162,8 @@ fn array_job_runs_and_a_cancelled_task_resumes_bit_exactly() {
         .unwrap();
     ok(reference);
     assert!(
-        checkpoint_bytes(&runs.path().join("cut/B-clip0.02"), 160) == checkpoint_bytes(&runs.path().join("straight"), 160),
+        checkpoint_bytes(&runs.path().join("cut/B-clip0.02"), 160)
+            == checkpoint_bytes(&runs.path().join("straight"), 160),
         "cancelled + resubmitted differs from the uninterrupted run"
     );
 }

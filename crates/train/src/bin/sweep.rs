@@ -121,7 +121,8 @@ fn run(cli: Cli) -> Result<()> {
             let rows = sweep::compare(&plan, &dir)?;
             print_comparison(&plan, &rows);
             let csv = csv.unwrap_or_else(|| dir.join("compare.csv"));
-            std::fs::write(&csv, sweep::comparison_csv(&plan, &rows)).with_context(|| format!("cannot write {}", csv.display()))?;
+            std::fs::write(&csv, sweep::comparison_csv(&plan, &rows))
+                .with_context(|| format!("cannot write {}", csv.display()))?;
             println!("wrote {}", csv.display());
             Ok(())
         }
@@ -153,7 +154,11 @@ fn launch(plan: &mut Plan, dir: &Path, runs_dir: &Path) -> Result<()> {
     match plan.engine {
         Engine::Slurm => {
             let job = sweep::submit(plan, dir, &todo, &sibling("sweep")?, runs_dir)?;
-            println!("submitted array job {job} ({} task(s)); watch with: sweep status --name {}", todo.len(), plan.name);
+            println!(
+                "submitted array job {job} ({} task(s)); watch with: sweep status --name {}",
+                todo.len(),
+                plan.name
+            );
             Ok(())
         }
         Engine::Local => {
@@ -187,7 +192,10 @@ fn print_comparison(plan: &Plan, rows: &[sweep::Comparison]) {
     for k in &keys {
         header += &format!(" {:>10}", k);
     }
-    header += &format!(" {:>10} {:>9} {:>10} {:>10} {:>9} {:>9}", "iterations", "D loss", "acc final", "acc best", "FID final", "FID best");
+    header += &format!(
+        " {:>10} {:>9} {:>10} {:>10} {:>9} {:>9}",
+        "iterations", "D loss", "acc final", "acc best", "FID final", "FID best"
+    );
     println!("{header}");
     for r in rows {
         let mut line = format!("{:<36}", r.name);
