@@ -66,14 +66,14 @@ fn sweep(cluster: &Cluster, runs: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn ok(out: Output) -> String {
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// What a successful command printed (common::ok fails the test otherwise).
+fn printed(out: Output) -> String {
+    String::from_utf8_lossy(&common::ok(out).stdout).into_owned()
 }
 
 /// `sweep status` rows as (run, done, total, state).
 fn status(cluster: &Cluster, runs: &Path, name: &str) -> Vec<(String, u64, u64, String)> {
-    ok(sweep(cluster, runs, &["status", "--name", name]))
+    printed(sweep(cluster, runs, &["status", "--name", name]))
         .lines()
         .skip(1)
         .map(|l| {
@@ -115,8 +115,8 @@ fn array_job_runs_and_a_cancelled_task_resumes_bit_exactly() {
         &["--iterations", "6", "--checkpoint-every", "3"],
     ]
     .concat();
-    let printed = ok(sweep(&cluster, runs.path(), &[&["run"][..], &flags].concat()));
-    assert!(printed.contains("submitted array job") && printed.contains("3 task(s)"), "{printed}");
+    let submitted = printed(sweep(&cluster, runs.path(), &[&["run"][..], &flags].concat()));
+    assert!(submitted.contains("submitted array job") && submitted.contains("3 task(s)"), "{submitted}");
     let script = std::fs::read_to_string(runs.path().join("trio/job.sh")).unwrap();
     assert!(script.contains("#SBATCH --requeue") && !script.contains("--gres"), "{script}");
     let rows = wait_for(&cluster, runs.path(), "trio", "the array job", |r| r.iter().all(|x| x.3 == "done"));
@@ -129,12 +129,12 @@ fn array_job_runs_and_a_cancelled_task_resumes_bit_exactly() {
         assert_eq!(steps, [0, 2, 4], "{name}");
         assert_eq!(checkpoint_bytes(&dir, 6).len(), 4);
     }
-    let table = ok(sweep(&cluster, runs.path(), &["compare", "--name", "trio"]));
+    let table = printed(sweep(&cluster, runs.path(), &["compare", "--name", "trio"]));
     assert!(table.contains("B-seed2") && runs.path().join("trio/compare.csv").is_file(), "{table}");
 
     // A task cancelled mid-way, then resubmitted: the same bytes as one uninterrupted run.
     let long = [&TINY[..], &["--iterations", "160", "--checkpoint-every", "10", "--seed", "9"]].concat();
-    ok(sweep(
+    printed(sweep(
         &cluster,
         runs.path(),
         &[&["run", "--name", "cut", "--engine", "slurm", "--grid", "clip=0.02", "--"][..], &long].concat(),
@@ -147,8 +147,8 @@ fn array_job_runs_and_a_cancelled_task_resumes_bit_exactly() {
     assert!(cancel.status.success());
     let rows = wait_for(&cluster, runs.path(), "cut", "the cancelled task to leave the queue", |r| r[0].3 == "failed");
     assert!(rows[0].1 < 160, "the task was cancelled after the end: {rows:?}");
-    let printed = ok(sweep(&cluster, runs.path(), &["submit", "--name", "cut"]));
-    assert!(printed.contains("1 task(s)"), "{printed}");
+    let resubmitted = printed(sweep(&cluster, runs.path(), &["submit", "--name", "cut"]));
+    assert!(resubmitted.contains("1 task(s)"), "{resubmitted}");
     wait_for(&cluster, runs.path(), "cut", "the resubmitted task", |r| r[0].3 == "done");
     let log = std::fs::read_dir(runs.path().join("cut/slurm")).unwrap().count();
     assert_eq!(log, 2, "one log per submission");
@@ -160,7 +160,7 @@ fn array_job_runs_and_a_cancelled_task_resumes_bit_exactly() {
         .env("OMP_NUM_THREADS", "1")
         .output()
         .unwrap();
-    ok(reference);
+    printed(reference);
     assert!(
         checkpoint_bytes(&runs.path().join("cut/B-clip0.02"), 160)
             == checkpoint_bytes(&runs.path().join("straight"), 160),
