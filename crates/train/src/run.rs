@@ -85,6 +85,15 @@ pub fn read_record(run_dir: &Path) -> Result<RunRecord> {
     serde_json::from_str(&text).with_context(|| format!("{} is not a run record", path.display()))
 }
 
+/// Whether `dir` holds nothing, or only what a process killed while creating the run left there
+/// (its lock and a half-written config), so that a fresh start is no dead end.
+fn never_created(dir: &Path) -> bool {
+    let partial = format!("{CONFIG_FILE}.partial");
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().all(|e| e.file_name() == LOCK_FILE || e.file_name().to_str() == Some(&partial)))
+        .unwrap_or(false)
+}
+
 /// A new run: refuses a path that already holds anything, then creates the directory, takes its
 /// lock and writes `config.json` (which also proves the runs directory writable before any
 /// training starts).
@@ -92,9 +101,7 @@ pub fn create(cfg: &Config, session: Session) -> Result<(RunRecord, Lock)> {
     let dir = cfg.run_dir();
     if dir.exists() {
         ensure!(dir.is_dir(), "{} exists and is not a directory; choose another --run name", dir.display());
-        let has_config = dir.join(CONFIG_FILE).exists();
-        let empty = std::fs::read_dir(&dir).map(|mut d| d.next().is_none()).unwrap_or(false);
-        if has_config {
+        if dir.join(CONFIG_FILE).exists() {
             let hint = if checkpoint::list(&dir)?.is_empty() {
                 " It has no checkpoint yet: --resume starts it over with its recorded settings."
             } else {
@@ -105,10 +112,11 @@ pub fn create(cfg: &Config, session: Session) -> Result<(RunRecord, Lock)> {
                 dir.display()
             );
         }
-        ensure!(empty, "{} is not empty and holds no run; choose another --run name", dir.display());
+        ensure!(never_created(&dir), "{} is not empty and holds no run; choose another --run name", dir.display());
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the run directory {}", dir.display()))?;
     let lock = Lock::take(&dir)?;
+    failpoint("run-created");
     let record = RunRecord { config: cfg.clone(), sessions: vec![session] };
     write_json(&dir.join(CONFIG_FILE), &record)?;
     Ok((record, lock))

@@ -1,7 +1,7 @@
 //! Bit-exact resume, every time: a run killed anywhere (at random moments, and exactly in the
 //! middle of a checkpoint write, right after one, during pruning and right after logging, through
-//! `WGAN_FAILPOINT`), then resumed, ends with the bytes and the logged values of a run never
-//! interrupted, and no leftovers.
+//! `WGAN_FAILPOINT`), then resumed (or, killed before its directory held a run, started again),
+//! ends with the bytes and the logged values of a run never interrupted, and no leftovers.
 
 mod common;
 use common::*;
@@ -28,13 +28,35 @@ fn finish(runs: &Path, run: &str) -> (Vec<Vec<u8>>, Vec<(String, u64, f32)>) {
     (checkpoint_bytes(&dir, 24), scalars(&dir))
 }
 
+/// Starts the run and returns once its directory is created (its config.json exists), so that
+/// the clock of a timed kill measures training, not the start-up, whose length varies by machine.
+fn start(runs: &Path, run: &str) -> (std::process::Child, std::time::Instant) {
+    let mut child = train_command(runs, run, &flags()).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let config = runs.join(run).join("config.json");
+    while !config.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "{run} ended before creating its run directory");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    (child, std::time::Instant::now())
+}
+
 #[test]
 fn a_run_killed_anywhere_resumes_to_the_same_bytes() {
     let runs = tempfile::tempdir().unwrap();
-    let started = std::time::Instant::now();
-    ok(train(runs.path(), "straight", &flags()));
-    let duration = started.elapsed();
+    let (mut child, created) = start(runs.path(), "straight");
+    assert!(child.wait().unwrap().success());
+    let training = created.elapsed();
     let straight = (checkpoint_bytes(&runs.path().join("straight"), 24), scalars(&runs.path().join("straight")));
+
+    // Killed while creating its directory: no run yet, and a fresh start is no dead end.
+    let died = train_command(runs.path(), "unborn", &flags()).env("WGAN_FAILPOINT", "run-created:1").output().unwrap();
+    assert!(!died.status.success() && runs.path().join("unborn").is_dir());
+    ok(train(runs.path(), "unborn", &flags()));
+    let unborn = runs.path().join("unborn");
+    assert!(
+        (checkpoint_bytes(&unborn, 24), scalars(&unborn)) == straight,
+        "started over: differs from the straight run"
+    );
 
     // Exactly at the points a timed kill rarely hits (the k-th time each is reached).
     let points =
@@ -46,16 +68,16 @@ fn a_run_killed_anywhere_resumes_to_the_same_bytes() {
         assert!(finish(runs.path(), &run) == straight, "killed at {point}, resumed: differs from the straight run");
     }
 
-    // At moments spread over the run by the clock (SIGKILL), from 20% to 70% of its duration.
+    // At moments spread over the training by the clock (SIGKILL), from 20% to 70% of its duration.
     for (i, fraction) in [0.2, 0.45, 0.7].iter().enumerate() {
         let run = format!("timed{i}");
-        let mut child = train_command(runs.path(), &run, &flags()).stdout(std::process::Stdio::null()).spawn().unwrap();
-        std::thread::sleep(duration.mul_f64(*fraction));
+        let (mut child, _) = start(runs.path(), &run);
+        std::thread::sleep(training.mul_f64(*fraction));
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(
             finish(runs.path(), &run) == straight,
-            "SIGKILL at {fraction} of the run, resumed: differs from the straight run"
+            "SIGKILL at {fraction} of the training, resumed: differs from the straight run"
         );
     }
 }
