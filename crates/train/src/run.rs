@@ -62,8 +62,13 @@ impl Session {
     }
 }
 
+/// Where `write_json` writes `path` before renaming it into place.
+fn partial_json(path: &Path) -> PathBuf {
+    path.with_extension("json.partial")
+}
+
 fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    let tmp = path.with_extension("json.partial");
+    let tmp = partial_json(path);
     let written =
         std::fs::write(&tmp, serde_json::to_string_pretty(value)? + "\n").and_then(|_| std::fs::rename(&tmp, path));
     if written.is_err() {
@@ -88,9 +93,9 @@ pub fn read_record(run_dir: &Path) -> Result<RunRecord> {
 /// Whether `dir` holds nothing, or only what a process killed while creating the run left there
 /// (its lock and a half-written config), so that a fresh start is no dead end.
 fn never_created(dir: &Path) -> bool {
-    let partial = format!("{CONFIG_FILE}.partial");
+    let partial = partial_json(&dir.join(CONFIG_FILE));
     std::fs::read_dir(dir)
-        .map(|d| d.flatten().all(|e| e.file_name() == LOCK_FILE || e.file_name().to_str() == Some(&partial)))
+        .map(|d| d.flatten().all(|e| e.file_name() == LOCK_FILE || e.path() == partial))
         .unwrap_or(false)
 }
 

@@ -13,7 +13,12 @@ fn flags() -> Vec<&'static str> {
     [&TINY[..], &["--iterations", ITERATIONS, "--checkpoint-every", "4", "--seed", "5"]].concat()
 }
 
-/// The run's state after resuming it to the end: checkpoint bytes and logged scalars.
+/// A finished run's final checkpoint bytes and logged scalars.
+fn end_state(dir: &Path) -> (Vec<Vec<u8>>, Vec<(String, u64, f32)>) {
+    (checkpoint_bytes(dir, 24), scalars(dir))
+}
+
+/// The run's state after resuming it to the end.
 fn finish(runs: &Path, run: &str) -> (Vec<Vec<u8>>, Vec<(String, u64, f32)>) {
     let dir = runs.join(run);
     assert!(!dir.join("checkpoints/24").exists(), "{run} finished before it was killed");
@@ -25,14 +30,14 @@ fn finish(runs: &Path, run: &str) -> (Vec<Vec<u8>>, Vec<(String, u64, f32)>) {
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "{run}: leftovers {leftovers:?}");
-    (checkpoint_bytes(&dir, 24), scalars(&dir))
+    end_state(&dir)
 }
 
 /// Starts the run and returns once its directory is created (its config.json exists), so that
 /// the clock of a timed kill measures training, not the start-up, whose length varies by machine.
 fn start(runs: &Path, run: &str) -> (std::process::Child, std::time::Instant) {
     let mut child = train_command(runs, run, &flags()).stdout(std::process::Stdio::null()).spawn().unwrap();
-    let config = runs.join(run).join("config.json");
+    let config = runs.join(run).join(train::run::CONFIG_FILE);
     while !config.exists() {
         assert!(child.try_wait().unwrap().is_none(), "{run} ended before creating its run directory");
         std::thread::sleep(std::time::Duration::from_millis(5));
@@ -46,17 +51,13 @@ fn a_run_killed_anywhere_resumes_to_the_same_bytes() {
     let (mut child, created) = start(runs.path(), "straight");
     assert!(child.wait().unwrap().success());
     let training = created.elapsed();
-    let straight = (checkpoint_bytes(&runs.path().join("straight"), 24), scalars(&runs.path().join("straight")));
+    let straight = end_state(&runs.path().join("straight"));
 
     // Killed while creating its directory: no run yet, and a fresh start is no dead end.
     let died = train_command(runs.path(), "unborn", &flags()).env("WGAN_FAILPOINT", "run-created:1").output().unwrap();
     assert!(!died.status.success() && runs.path().join("unborn").is_dir());
     ok(train(runs.path(), "unborn", &flags()));
-    let unborn = runs.path().join("unborn");
-    assert!(
-        (checkpoint_bytes(&unborn, 24), scalars(&unborn)) == straight,
-        "started over: differs from the straight run"
-    );
+    assert!(end_state(&runs.path().join("unborn")) == straight, "started over: differs from the straight run");
 
     // Exactly at the points a timed kill rarely hits (the k-th time each is reached).
     let points =
