@@ -14,12 +14,14 @@ fn flags() -> Vec<&'static str> {
 }
 
 /// A finished run's final checkpoint bytes and logged scalars.
-fn end_state(dir: &Path) -> (Vec<Vec<u8>>, Vec<(String, u64, f32)>) {
+type EndState = (Vec<Vec<u8>>, Vec<(String, u64, f32)>);
+
+fn end_state(dir: &Path) -> EndState {
     (checkpoint_bytes(dir, 24), scalars(dir))
 }
 
 /// The run's state after resuming it to the end.
-fn finish(runs: &Path, run: &str) -> (Vec<Vec<u8>>, Vec<(String, u64, f32)>) {
+fn finish(runs: &Path, run: &str) -> EndState {
     let dir = runs.join(run);
     assert!(!dir.join("checkpoints/24").exists(), "{run} finished before it was killed");
     let resumed = ok(train(runs, run, &["--cpu", "--resume"]));
