@@ -15,7 +15,7 @@ fn gpu_binaries_link_libtorch_cuda_when_libtorch_has_it() {
     let libtorch =
         PathBuf::from(std::env::var("LIBTORCH").expect("LIBTORCH is set by scripts/setup's .cargo/config.toml"));
     let has_cuda = libtorch.join("lib/libtorch_cuda.so").exists();
-    for name in ["train", "sample", "eval", "model"] {
+    for name in ["train", "sample", "eval", "summary"] {
         let path = binary(name);
         assert!(path.is_file(), "{} is not built (run the tests with --workspace)", path.display());
         let out = Command::new("readelf").arg("-d").arg(&path).output().expect("readelf (binutils) is needed");

@@ -9,7 +9,7 @@ fn readme() -> String {
 
 #[test]
 fn every_train_flag_is_in_the_readme_flag_table() {
-    let cmd = model::device::DeviceArgs::augment_args(train::config::Config::augment_args(Command::new("train")));
+    let cmd = cli::DeviceArgs::augment_args(train::config::Config::augment_args(Command::new("train")));
     let readme = readme();
     let table: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `--")).collect();
     let mut flags: Vec<String> = cmd.get_arguments().filter_map(|a| a.get_long()).map(|l| format!("--{l}")).collect();

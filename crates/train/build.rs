@@ -1,5 +1,6 @@
-//! Records the libtorch and tch versions this binary is built against (for each run's
-//! config.json), and links libtorch's CUDA backend when it has one.
+//! Records what this binary is built from (the git commit, libtorch and tch versions) for each
+//! run's config.json, so that a copy of the binary still says what trained which iterations, and
+//! links libtorch's CUDA backend when it has one.
 include!("../model/link_cuda.rs");
 
 fn main() {
@@ -14,6 +15,23 @@ fn main() {
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=LIBTORCH_VERSION={libtorch}");
     println!("cargo:rustc-env=TCH_VERSION={}", tch_version().unwrap_or_else(|| "unknown".into()));
+    println!("cargo:rustc-env=GIT_COMMIT={}", git_commit().unwrap_or_else(|| "unknown".into()));
+}
+
+/// `git describe --always --dirty` of the workspace. Rebuilt when a commit is made or checked out
+/// (HEAD, the index) and when any source of the workspace changes (which may make it dirty).
+fn git_commit() -> Option<String> {
+    let manifest_dir = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").ok()?);
+    let root = manifest_dir.ancestors().find(|d| d.join(".git").exists())?;
+    for watched in [".git/HEAD", ".git/index", ".git/refs", "crates", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    let out = std::process::Command::new("git")
+        .args(["describe", "--always", "--dirty", "--abbrev=40"])
+        .current_dir(root)
+        .output()
+        .ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// tch's version from the nearest Cargo.lock above this crate (the workspace's, or the device

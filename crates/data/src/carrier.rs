@@ -66,7 +66,11 @@ pub fn idx_files_from_pickle(pickle: &[u8]) -> Result<[Vec<u8>; 4]> {
     let arrays = pickle_binstrings(pickle)?;
     ensure!(arrays.len() == 6, "expected 6 arrays (images and labels of train, valid, test), found {}", arrays.len());
     let images = |a: &[u8]| -> Result<Vec<u8>> {
-        ensure!(a.len() % (4 * PIXELS) == 0, "image buffer of {} bytes is not whole 28x28 float32 images", a.len());
+        ensure!(
+            a.len().is_multiple_of(4 * PIXELS),
+            "image buffer of {} bytes is not whole 28x28 float32 images",
+            a.len()
+        );
         a.chunks_exact(4)
             .map(|b| {
                 let x = f32::from_le_bytes(b.try_into().unwrap()) * 256.0;
@@ -76,7 +80,7 @@ pub fn idx_files_from_pickle(pickle: &[u8]) -> Result<[Vec<u8>; 4]> {
             .collect()
     };
     let labels = |a: &[u8]| -> Result<Vec<u8>> {
-        ensure!(a.len() % 8 == 0, "label buffer of {} bytes is not int64", a.len());
+        ensure!(a.len().is_multiple_of(8), "label buffer of {} bytes is not int64", a.len());
         a.chunks_exact(8)
             .map(|b| {
                 let l = i64::from_le_bytes(b.try_into().unwrap());

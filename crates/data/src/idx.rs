@@ -16,26 +16,38 @@ pub type Images = Array3<u8>;
 /// Labels `[count]`, each in 0..=9.
 pub type Labels = Array1<u8>;
 
-/// The file's bytes, gunzipped when its name ends in `.gz`.
-pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        GzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .with_context(|| format!("{}: not a valid gzip file despite its .gz name", path.display()))?;
-        Ok(out)
-    } else {
-        Ok(raw)
+/// The most bytes an IDX file of this project holds (MNIST's training images are 47 MB).
+pub const MAX_BYTES: u64 = 64 << 20;
+
+/// The file's bytes, gunzipped when its name ends in `.gz`; a file (or gzip stream) of more than
+/// `limit` bytes is refused without reading past the limit.
+pub fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    let mut reader: Box<dyn Read> = if gz { Box::new(GzDecoder::new(file)) } else { Box::new(file) };
+    let mut out = Vec::new();
+    reader.by_ref().take(limit + 1).read_to_end(&mut out).with_context(|| match gz {
+        true => format!("{}: not a valid gzip file despite its .gz name", path.display()),
+        false => format!("cannot read {}", path.display()),
+    })?;
+    if out.len() as u64 > limit {
+        bail!(
+            "{} {} more than {limit} bytes: more than the file can be",
+            path.display(),
+            if gz { "inflates to" } else { "holds" }
+        );
     }
+    Ok(out)
 }
 
 pub fn read_images(path: &Path) -> Result<Images> {
-    parse_images(&read_bytes(path)?).with_context(|| format!("{}: not a valid IDX image file", path.display()))
+    parse_images(&read_bytes(path, MAX_BYTES)?)
+        .with_context(|| format!("{}: not a valid IDX image file", path.display()))
 }
 
 pub fn read_labels(path: &Path) -> Result<Labels> {
-    parse_labels(&read_bytes(path)?).with_context(|| format!("{}: not a valid IDX label file", path.display()))
+    parse_labels(&read_bytes(path, MAX_BYTES)?)
+        .with_context(|| format!("{}: not a valid IDX label file", path.display()))
 }
 
 pub fn parse_images(bytes: &[u8]) -> Result<Images> {

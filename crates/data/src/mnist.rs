@@ -65,7 +65,7 @@ impl MnistFile {
             }
             bail!("{}: missing (neither {0} nor {0}.gz in {})", self.name, dir.display());
         };
-        let bytes = idx::read_bytes(&path)?;
+        let bytes = idx::read_bytes(&path, self.bytes as u64)?;
         self.check(&bytes).map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
         Ok(path)
     }

@@ -80,16 +80,8 @@ pub struct JudgeConfig {
     pub batch_size: i64,
     /// Adam learning rate of the first epoch (a finite number > 0); it shrinks by a quarter
     /// after every epoch.
-    #[arg(long, default_value_t = 1e-3, value_parser = positive_finite, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = 1e-3, value_parser = cli::parse::positive_finite, allow_hyphen_values = true)]
     pub lr: f64,
-}
-
-fn positive_finite(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        Ok(_) => Err("must be a finite number > 0".into()),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 /// `judge.json`: how the judge was made and how good it is.
@@ -144,11 +136,11 @@ pub fn train_judge(cfg: &JudgeConfig, train: &Dataset, test: &Dataset) -> Result
             opt.backward_step(&loss);
             if k % 50 == 0 {
                 let msg = format!("epoch {} loss {:.4}", epoch + 1, loss.double_value(&[]));
-                progress.update(epoch * steps_per_epoch as u64 + k as u64 + 1, &msg);
+                progress.update(epoch * steps_per_epoch as u64 + k as u64 + 1, None, &msg);
             }
         }
     }
-    progress.update(cfg.epochs * steps_per_epoch as u64, "done");
+    progress.update(cfg.epochs * steps_per_epoch as u64, None, "done");
     progress.finish();
     let (_, logits) = judge.run(&test.images);
     let test_accuracy = accuracy(&logits, &test.labels);
@@ -158,19 +150,12 @@ pub fn train_judge(cfg: &JudgeConfig, train: &Dataset, test: &Dataset) -> Result
 /// Writes a judge directory (weights, record, test feature statistics) under a temporary name,
 /// then puts it in place of any previous one.
 pub fn save_judge(dir: &Path, vs: &nn::VarStore, record: &JudgeRecord, test_stats: &Stats) -> Result<()> {
-    let tmp = dir.with_extension("partial");
-    let write = || -> Result<()> {
-        std::fs::create_dir_all(&tmp)?;
+    rundir::atomic::write_dir(dir, |tmp| {
         vs.save(tmp.join(JUDGE_FILE))?;
         Tensor::write_safetensors(&[("mean", &test_stats.mean), ("cov", &test_stats.cov)], tmp.join(TEST_STATS_FILE))?;
-        std::fs::write(tmp.join(RECORD_FILE), serde_json::to_string_pretty(record)? + "\n")?;
-        if dir.exists() {
-            std::fs::remove_dir_all(dir)?;
-        }
-        std::fs::rename(&tmp, dir)?;
-        Ok(())
-    };
-    write().with_context(|| format!("cannot write the judge to {}", dir.display()))
+        rundir::atomic::write_json(&tmp.join(RECORD_FILE), record)
+    })
+    .with_context(|| format!("cannot write the judge to {}", dir.display()))
 }
 
 /// A trained judge with the feature statistics of the real test images.
@@ -196,18 +181,23 @@ pub fn load_judge(dir: &Path, device: Device) -> Result<LoadedJudge> {
     let weights = std::fs::read(dir.join(JUDGE_FILE))
         .with_context(|| format!("cannot read {}", dir.join(JUDGE_FILE).display()))?;
     let sha256 = hex::encode(Sha256::digest(&weights));
-    let mut vs = nn::VarStore::new(device);
+    let vs = nn::VarStore::new(device);
     let judge = Judge::new(&vs);
-    vs.load(dir.join(JUDGE_FILE)).with_context(|| format!("cannot load {}", dir.join(JUDGE_FILE).display()))?;
-    let record: JudgeRecord =
-        serde_json::from_str(&std::fs::read_to_string(dir.join(RECORD_FILE)).with_context(missing)?)
-            .with_context(|| format!("{} is not a judge record", dir.join(RECORD_FILE).display()))?;
-    let stats = Tensor::read_safetensors(dir.join(TEST_STATS_FILE)).with_context(missing)?;
-    let get = |name: &str| stats.iter().find(|(n, _)| n == name).map(|(_, t)| t.shallow_clone());
+    model::weights::load_var_store(&vs, &dir.join(JUDGE_FILE))?;
+    let record_file = dir.join(RECORD_FILE);
+    ensure!(record_file.is_file(), missing());
+    let record: JudgeRecord = serde_json::from_str(&rundir::record::read_small(&record_file, 64 * 1024)?)
+        .with_context(|| format!("{} is not a judge record", record_file.display()))?;
     let test_stats = Stats {
-        mean: get("mean").context("test feature mean missing")?,
-        cov: get("cov").context("test feature covariance missing")?,
+        mean: Tensor::zeros([FEATURES], (Kind::Double, device)),
+        cov: Tensor::zeros([FEATURES, FEATURES], (Kind::Double, device)),
     };
+    let stats_file = dir.join(TEST_STATS_FILE);
+    ensure!(stats_file.is_file(), missing());
+    model::weights::load_into(
+        &stats_file,
+        &[("mean".into(), test_stats.mean.shallow_clone()), ("cov".into(), test_stats.cov.shallow_clone())],
+    )?;
     Ok(LoadedJudge { judge, record, test_stats, sha256, _vs: vs })
 }
 
@@ -219,8 +209,14 @@ pub struct Scores {
     pub fid: f64,
 }
 
-/// Scores images that were asked to be `classes`.
-pub fn score_images(j: &LoadedJudge, images: &Tensor, classes: &Tensor) -> Scores {
+/// Scores images that were asked to be `classes`. Images holding NaN or infinity (from a
+/// generator whose arithmetic overflowed) are refused: no score means anything for them.
+pub fn score_images(j: &LoadedJudge, images: &Tensor, classes: &Tensor) -> Result<Scores> {
+    let bad = images.isfinite().logical_not().sum(Kind::Int64).int64_value(&[]);
+    ensure!(
+        bad == 0,
+        "the generator produced {bad} non-finite pixel values (NaN or infinity): its weights are unusable"
+    );
     let (features, logits) = j.judge.run(images);
     let per_class_accuracy = (0..10)
         .map(|k| {
@@ -228,12 +224,12 @@ pub fn score_images(j: &LoadedJudge, images: &Tensor, classes: &Tensor) -> Score
             accuracy(&logits.index(&[Some(&mask)]), &classes.index(&[Some(&mask)]))
         })
         .collect();
-    Scores {
+    Ok(Scores {
         n: images.size()[0],
         conditional_accuracy: accuracy(&logits, classes),
         per_class_accuracy,
         fid: fid::frechet_distance(&Stats::of(&features), &j.test_stats),
-    }
+    })
 }
 
 /// `n` images from `generator`, `n / 10` of each class, from noise seeded by `seed`.

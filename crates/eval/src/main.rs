@@ -2,9 +2,11 @@
 
 use anyhow::{bail, ensure, Context, Result};
 use clap::{Parser, Subcommand};
+use cli::DeviceArgs;
 use data::{Dataset, Split};
 use eval::{fid, plot, JudgeConfig, JudgeRecord, Scores};
-use model::{checkpoint, device::DeviceArgs, Precision, Upsample};
+use model::{Generator, Precision, Upsample};
+use rundir::checkpoint::{self, GENERATOR_FILE};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -42,7 +44,7 @@ enum Command {
     #[command(allow_negative_numbers = true)]
     Score {
         /// Run name.
-        #[arg(long, default_value = "B", conflicts_with = "real", value_parser = model::cli::run_name)]
+        #[arg(long, default_value = "B", conflicts_with = "real", value_parser = cli::parse::run_name)]
         run: String,
         /// The checkpoint after this many iterations (default: the newest).
         #[arg(long)]
@@ -50,8 +52,8 @@ enum Command {
         /// Number of samples, a positive multiple of 10 (FID is usually reported from 10,000).
         #[arg(long, default_value_t = 10_000, value_parser = sample_count)]
         n: i64,
-        /// Arithmetic of the generator while sampling (the judge always runs in fp32).
-        #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+        /// Arithmetic of the generator while sampling: fp32 or bf16 (the judge always runs in fp32).
+        #[arg(long, default_value = "fp32", value_parser = cli::parse::one_of::<Precision>(Precision::NAMES))]
         precision: Precision,
         /// Seed of the sampling noise.
         #[arg(long, default_value_t = 0)]
@@ -67,7 +69,7 @@ enum Command {
     #[command(allow_negative_numbers = true)]
     Plot {
         /// Run name; repeat to overlay several runs.
-        #[arg(long, default_value = "B", value_parser = model::cli::run_name)]
+        #[arg(long, default_value = "B", value_parser = cli::parse::run_name)]
         run: Vec<String>,
         /// Every run under --runs-dir (e.g. a sweep's directory), overlaid.
         #[arg(long, conflicts_with = "run")]
@@ -106,16 +108,24 @@ fn sample_count(s: &str) -> Result<i64, String> {
 
 fn main() {
     let cli = Cli::parse();
-    model::cli::main(|| run(cli))
+    cli::main(|| run(cli))
 }
 
 fn run(cli: Cli) -> Result<()> {
     let judge_dir = cli.judge_dir.clone();
     match cli.command {
         Command::TrainJudge { config, force } => {
+            rundir::output::check_dir(&judge_dir, "a judge")?;
             if judge_dir.join(eval::JUDGE_FILE).exists() && !force {
                 bail!("{} already holds a judge; pass --force to replace it", judge_dir.display());
             }
+            let holds_other_files = std::fs::read_dir(&judge_dir).is_ok_and(|mut d| d.next().is_some())
+                && !judge_dir.join(eval::RECORD_FILE).is_file();
+            ensure!(
+                !holds_other_files && (judge_dir.is_dir() || !judge_dir.exists()),
+                "{} exists and is not a judge directory; a new judge replaces its directory whole, so choose another --judge-dir",
+                judge_dir.display()
+            );
             let device = cli.device.device()?;
             let (train, test) = Dataset::train_and_test(&cli.data_dir, device)?;
             let started = std::time::Instant::now();
@@ -138,18 +148,25 @@ fn run(cli: Cli) -> Result<()> {
         Command::Score { run, checkpoint, n, seed, real, precision } => {
             // Images, and the judge's features and logits of them, are all held at once.
             let per_sample = 28.0 * 28.0 * 4.0 + (eval::FEATURES as f64 + 10.0) * 4.0 * 2.0;
-            model::cli::ensure_memory(&format!("scoring {n} samples"), n as f64 * per_sample + 500e6)?;
+            cli::memory::ensure_available(&format!("scoring {n} samples"), n as f64 * per_sample + 500e6)?;
             let device = cli.device.device()?;
             let judge = eval::load_judge(&judge_dir, device)?;
             let (what, scores) = if real {
                 let test = Dataset::split(&cli.data_dir, Split::Test, device)?;
-                ("real MNIST test images".to_string(), eval::score_images(&judge, &test.images, &test.labels))
+                ("real MNIST test images".to_string(), eval::score_images(&judge, &test.images, &test.labels)?)
             } else {
                 let run_dir = cli.runs_dir.join(&run);
-                let (iteration, dir) = checkpoint::find(&run_dir, checkpoint)?;
-                let (_vs, generator) = checkpoint::load_generator(&dir, device, Upsample::SubPixel, precision)?;
+                let (iteration, dir, _) = checkpoint::find(&run_dir, checkpoint, &[GENERATOR_FILE])?;
+                let (_vs, generator) =
+                    Generator::load(&dir.join(GENERATOR_FILE), device, Upsample::SubPixel, precision).map_err(|e| {
+                        anyhow::anyhow!(
+                            "{e:#}. Checkpoint {} cannot be used; {}",
+                            dir.display(),
+                            checkpoint::intact_hint(&run_dir, &dir, &[GENERATOR_FILE])
+                        )
+                    })?;
                 let (images, classes) = eval::generate_balanced(&generator, n, seed, device)?;
-                (format!("run {run} after {iteration} iterations"), eval::score_images(&judge, &images, &classes))
+                (format!("run {run} after {iteration} iterations"), eval::score_images(&judge, &images, &classes)?)
             };
             print_scores(&what, &scores, &judge);
             let mut json = serde_json::to_value(&scores)?;
@@ -168,7 +185,7 @@ fn all_runs(runs_dir: &std::path::Path) -> Result<Vec<String>> {
     let entries = std::fs::read_dir(runs_dir).with_context(|| format!("cannot list {}", runs_dir.display()))?;
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("config.json").is_file())
+        .filter(|e| rundir::is_run(&e.path()))
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     names.sort();
@@ -201,7 +218,7 @@ fn plot(
     let out = match out {
         Some(path) if path != default => {
             let ours = |p: &std::path::Path| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("curves"));
-            model::cli::check_output(&path, force, ours)?;
+            rundir::output::check(&path, force, ours)?;
             path
         }
         _ => default,

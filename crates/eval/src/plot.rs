@@ -4,6 +4,7 @@
 use anyhow::{anyhow, ensure, Result};
 use logging::tensorboard::{read_dir, Record};
 use plotters::prelude::*;
+use rundir::tags;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -13,15 +14,15 @@ pub const HEIGHT: u32 = 1150;
 /// The panels, three to a row: the critic's Wasserstein estimate and the judge's scores first,
 /// then the is_fake and the class losses of the three steps.
 pub const PANELS: [&str; 9] = [
-    "D loss (-1*D_real_is_fake - D_fake_is_fake)",
-    "eval/fid",
-    "eval/conditional_accuracy",
-    "D_real_is_fake",
-    "D_fake_is_fake",
-    "DG_is_fake",
-    "D_real_class",
-    "D_fake_class",
-    "DG_class",
+    tags::D_LOSS,
+    tags::FID,
+    tags::CONDITIONAL_ACCURACY,
+    tags::LOSS_TAGS[0],
+    tags::LOSS_TAGS[2],
+    tags::LOSS_TAGS[4],
+    tags::LOSS_TAGS[1],
+    tags::LOSS_TAGS[3],
+    tags::LOSS_TAGS[5],
 ];
 
 /// matplotlib's tab10: distinct, and familiar to researchers.
@@ -65,9 +66,8 @@ impl Curves {
 
 /// The judge SHA-256 of a run's latest scoring session, if any.
 fn judge_of(run_dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(run_dir.join("config.json")).ok()?;
-    let record: serde_json::Value = serde_json::from_str(&text).ok()?;
-    record["sessions"].as_array()?.iter().rev().find_map(|s| s["judge_sha256"].as_str().map(str::to_string))
+    let record: rundir::record::RunRecord<serde::de::IgnoredAny> = rundir::record::read(run_dir).ok()?;
+    record.judge().map(str::to_string)
 }
 
 /// TensorBoard's smoothing: an exponential moving average with weight `weight`, debiased so the

@@ -31,7 +31,7 @@ fn judge_scores_real_noisy_and_generated_images() {
 
     // Real test images scored as if they were samples of their labels: the judge's test accuracy,
     // per-class accuracies that average (weighted by class size) to it, and FID ~ 0.
-    let s = eval::score_images(&j, &test.images, &test.labels);
+    let s = eval::score_images(&j, &test.images, &test.labels).unwrap();
     assert_eq!(s.conditional_accuracy, j.record.test_accuracy);
     let counts = Vec::<f64>::try_from(test.labels.bincount::<Tensor>(None, 10).to_kind(Kind::Double)).unwrap();
     let weighted: f64 = s.per_class_accuracy.iter().zip(&counts).map(|(a, c)| a * c).sum::<f64>() / 10_000.0;
@@ -44,17 +44,18 @@ fn judge_scores_real_noisy_and_generated_images() {
     tch::manual_seed(30);
     let fids: Vec<f64> = [0.0, 0.1, 0.3, 0.6]
         .iter()
-        .map(|&sigma| eval::score_images(&j, &(&x + x.randn_like() * sigma).clamp(-1.0, 1.0), &classes).fid)
+        .map(|&sigma| eval::score_images(&j, &(&x + x.randn_like() * sigma).clamp(-1.0, 1.0), &classes).unwrap().fid)
         .collect();
     assert!(fids.windows(2).all(|w| w[0] < w[1]), "FID does not grow with noise: {fids:?}");
     assert!(fids[3] > 10.0 * fids[0], "{fids:?}");
 
     // The CLI, as a user runs it: a run with one (untrained) generator checkpoint, then `score`.
-    let ckpt = runs.path().join("x/checkpoints/5");
-    std::fs::create_dir_all(&ckpt).unwrap();
     let vs = tch::nn::VarStore::new(Device::Cpu);
     model::Generator::new(&vs, model::Z_SIZE, model::Upsample::SubPixel, model::Precision::Fp32);
-    vs.save(ckpt.join(model::checkpoint::GENERATOR_FILE)).unwrap();
+    rundir::checkpoint::write(&runs.path().join("x"), 5, |dir| {
+        Ok(vs.save(dir.join(rundir::checkpoint::GENERATOR_FILE))?)
+    })
+    .unwrap();
     let eval_cli = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_eval"))
             .args(["--runs-dir", runs.path().to_str().unwrap(), "--data-dir", mnist().to_str().unwrap()])

@@ -3,6 +3,7 @@
 
 use eval::plot::{smooth, Curves, HEIGHT, WIDTH};
 use logging::tensorboard::EventWriter;
+use rundir::record::{RunRecord, Session};
 use std::path::Path;
 use std::process::Command;
 
@@ -10,8 +11,17 @@ use std::process::Command;
 /// steps; `resume_at` splits it into two sessions, the first of which logged past the split.
 fn fake_run(dir: &Path, judge: &str, resume_at: Option<u64>, f: impl Fn(u64) -> f32) {
     std::fs::create_dir_all(dir).unwrap();
-    let record = serde_json::json!({ "config": {}, "sessions": [{ "judge_sha256": judge }] });
-    std::fs::write(dir.join("config.json"), record.to_string()).unwrap();
+    let session = Session {
+        started_unix: 0,
+        start_iteration: 0,
+        device: "Cpu".into(),
+        tch: "test".into(),
+        libtorch: "test".into(),
+        git_commit: "test".into(),
+        command: vec![],
+        judge_sha256: Some(judge.into()),
+    };
+    rundir::record::write(dir, &RunRecord { config: serde_json::json!({}), sessions: vec![session] }).unwrap();
     let split = resume_at.unwrap_or(1000);
     let mut w = EventWriter::open(dir, 0).unwrap();
     for step in (0..(split + 30).min(1000)).step_by(10) {

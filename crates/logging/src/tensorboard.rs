@@ -132,22 +132,25 @@ impl Record {
 }
 
 /// Reads all event files of `dir` in TensorBoard's order (by file name), applying its rule that a
-/// session START at step S drops earlier events at steps >= S. A truncated last record (a killed
-/// writer) ends its file quietly, as in TensorBoard.
+/// session START at step S drops earlier events at steps >= S. A record cut short at the end of a
+/// file (a killed writer) ends that file quietly, as in TensorBoard; damage (a checksum that does
+/// not match, an undecodable event) is an error naming the file and the byte offset.
 pub fn read_dir(dir: &Path) -> Result<Vec<Record>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(PREFIX)))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(PREFIX)) && p.is_file())
         .collect();
     files.sort();
     let mut records: Vec<Record> = Vec::new();
     for file in files {
         let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-        for payload in tfrecords(&bytes) {
+        for (offset, payload) in tfrecords(&file, &bytes)? {
             let event: Event = protobuf::Message::parse_from_bytes(payload)
-                .with_context(|| format!("{}: undecodable event", file.display()))?;
-            let step = event.get_step() as u64;
+                .with_context(|| format!("{}: damaged event at byte {offset} (it does not decode)", file.display()))?;
+            let step = u64::try_from(event.get_step()).with_context(|| {
+                format!("{}: damaged event at byte {offset} (step {})", file.display(), event.get_step())
+            })?;
             if event.has_session_log() && event.get_session_log().get_status() == SessionLog_SessionStatus::START {
                 records.retain(|r| r.step() < step);
             }
@@ -178,19 +181,30 @@ pub fn read_scalars(dir: &Path, tag: &str) -> Result<Vec<(u64, f32)>> {
         .collect())
 }
 
-/// TFRecord framing: u64 length, u32 masked CRC of it, data, u32 masked CRC of the data.
-fn tfrecords(bytes: &[u8]) -> Vec<&[u8]> {
+/// TFRecord framing: u64 length, u32 masked CRC of it, data, u32 masked CRC of the data. Returns
+/// each record's byte offset and data. Both checksums are checked; a record whose length runs
+/// past the end of the file is a writer's last, cut short, and ends the file.
+fn tfrecords<'a>(file: &Path, bytes: &'a [u8]) -> Result<Vec<(usize, &'a [u8])>> {
+    let crc = tensorboard_rs::masked_crc32c::masked_crc32c;
+    let word = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4 bytes"));
     let mut out = Vec::new();
     let mut i = 0;
-    while i + 12 <= bytes.len() {
-        let len = u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap()) as usize;
-        let crc = u32::from_le_bytes(bytes[i + 8..i + 12].try_into().unwrap());
-        let end = i + 12 + len + 4;
-        if crc != tensorboard_rs::masked_crc32c::masked_crc32c(&bytes[i..i + 8]) || end > bytes.len() {
-            break;
+    while let Some(header) = bytes.get(i..i + 12) {
+        let damaged = |what: &str| anyhow::anyhow!("{}: damaged record at byte {i} ({what})", file.display());
+        if word(&header[8..12]) != crc(&header[..8]) {
+            return Err(damaged("its length's checksum does not match"));
         }
-        out.push(&bytes[i + 12..i + 12 + len]);
+        let len = u64::from_le_bytes(header[..8].try_into().expect("8 bytes"));
+        let Some(end) = usize::try_from(len).ok().and_then(|l| (i + 12).checked_add(l)?.checked_add(4)) else {
+            return Err(damaged(&format!("a length of {len} bytes")));
+        };
+        let Some(record) = bytes.get(i..end) else { break };
+        let data = &record[12..record.len() - 4];
+        if word(&record[record.len() - 4..]) != crc(data) {
+            return Err(damaged("its data's checksum does not match"));
+        }
+        out.push((i, data));
         i = end;
     }
-    out
+    Ok(out)
 }

@@ -3,15 +3,15 @@
 //! Both are written top to bottom in Keras's layer order. Parameters live under stable names
 //! (`critic.conv_1.weight`, `generator.dense_2.bias`, ...) that checkpoints carry.
 
-pub mod checkpoint;
-pub mod cli;
-pub mod device;
 pub mod precision;
 pub mod subpixel;
+pub mod weights;
 
+use anyhow::{Context, Result};
 pub use precision::Precision;
+use std::path::Path;
 use tch::nn::{self, Module};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// The seed's latent size (`--z-size` may change it).
 pub const Z_SIZE: i64 = 100;
@@ -89,6 +89,14 @@ pub fn cast(t: &Tensor, kind: Kind) -> Tensor {
     }
 }
 
+fn conv_parameters(c_in: i64, c_out: i64, k: i64) -> i64 {
+    c_in * c_out * k * k + c_out
+}
+
+fn dense_parameters(n_in: i64, n_out: i64) -> i64 {
+    n_in * n_out + n_out
+}
+
 pub struct Critic {
     conv_1: nn::Conv2D,
     conv_2: nn::Conv2D,
@@ -112,6 +120,16 @@ impl Critic {
             output_class: dense(&p / "output_class", 256 * 7 * 7, CLASSES),
             precision,
         }
+    }
+
+    /// Parameters of the critic, counted from the layer shapes without building it.
+    pub fn parameter_count() -> i64 {
+        conv_parameters(1, 32, 3)
+            + conv_parameters(32, 64, 3)
+            + conv_parameters(64, 128, 3)
+            + conv_parameters(128, 256, 3)
+            + dense_parameters(256 * 7 * 7, 1)
+            + dense_parameters(256 * 7 * 7, CLASSES)
     }
 
     /// `x [N,1,28,28]` -> (`is_fake [N]`, no activation; class logits `[N,10]`), both fp32.
@@ -148,15 +166,36 @@ impl Critic {
 
 /// How G computes "upsample x2 (nearest) then 5x5 same conv": the literal form, or the
 /// equivalent sub-pixel form (see `subpixel`), which does 36% of the multiply-adds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Upsample {
     /// Upsample, then the 5x5 convolution, literally (for comparison).
     Plain,
     /// Four folded 3x3 convolutions on the small map, interleaved (the same function, faster).
     #[default]
-    #[value(name = "subpixel")]
     SubPixel,
+}
+
+impl Upsample {
+    /// The names flags and records use, in declaration order.
+    pub const NAMES: &'static [&'static str] = &["plain", "subpixel"];
+}
+
+impl std::str::FromStr for Upsample {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Upsample, String> {
+        match s {
+            "plain" => Ok(Upsample::Plain),
+            "subpixel" => Ok(Upsample::SubPixel),
+            _ => Err(format!("'{s}' is not an upsampling form ({})", Upsample::NAMES.join(", "))),
+        }
+    }
+}
+
+impl std::fmt::Display for Upsample {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(Upsample::NAMES[*self as usize])
+    }
 }
 
 pub struct Generator {
@@ -192,6 +231,39 @@ impl Generator {
     /// Length of the latent vector z.
     pub fn z_size(&self) -> i64 {
         self.z_size
+    }
+
+    /// The generator saved in `file` (a checkpoint's `generator.safetensors`), checked to fit and
+    /// to be finite; its latent size is read from the file.
+    pub fn load(
+        file: &Path,
+        device: Device,
+        upsample: Upsample,
+        precision: Precision,
+    ) -> Result<(nn::VarStore, Generator)> {
+        let tensors = Tensor::read_safetensors(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let z_size = tensors
+            .iter()
+            .find(|(name, t)| name == "generator.embedding.weight" && t.dim() == 2)
+            .map(|(_, t)| t.size()[1])
+            .with_context(|| {
+                format!("{} has no generator.embedding.weight: it is not this project's generator", file.display())
+            })?;
+        let vs = nn::VarStore::new(device);
+        let generator = Generator::new(&vs, z_size, upsample, precision);
+        weights::load_var_store(&vs, file)?;
+        Ok((vs, generator))
+    }
+
+    /// Parameters of a generator with latent size `z_size`, counted from the layer shapes without
+    /// building it (for memory checks before anything is allocated).
+    pub fn parameter_count(z_size: i64) -> i64 {
+        CLASSES * z_size
+            + dense_parameters(z_size, 1024)
+            + dense_parameters(1024, 128 * 7 * 7)
+            + conv_parameters(128, 256, 5)
+            + conv_parameters(256, 128, 5)
+            + conv_parameters(128, 1, 2)
     }
 
     /// Many images without autograd, in chunks of 500 so that memory stays bounded (the critic
@@ -249,7 +321,7 @@ pub fn noise(n: i64, z_size: i64, device: tch::Device) -> (Tensor, Tensor) {
     (Tensor::randn([n, z_size], (Kind::Float, device)), Tensor::randint(CLASSES, [n], (Kind::Int64, device)))
 }
 
-/// Number of scalar parameters under a name prefix (`""` for all).
-pub fn parameter_count(vs: &nn::VarStore, prefix: &str) -> i64 {
+/// Number of scalar parameters of `vs` under a name prefix (`""` for all).
+pub fn stored_parameter_count(vs: &nn::VarStore, prefix: &str) -> i64 {
     vs.variables().iter().filter(|(name, _)| name.starts_with(prefix)).map(|(_, t)| t.numel() as i64).sum()
 }

@@ -1,6 +1,6 @@
 //! The networks against the SPEC: parameter counts, shapes, ranges, dropout, initialisers.
 
-use model::{parameter_count, Critic, Generator, Upsample};
+use model::{stored_parameter_count as parameter_count, Critic, Generator, Upsample};
 use tch::{nn, Device, Kind, Tensor};
 
 fn critic() -> (nn::VarStore, Critic) {
@@ -24,8 +24,13 @@ fn parameter_totals_match_the_spec() {
     let (vs, _) = critic();
     assert_eq!(parameter_count(&vs, "critic"), 525_835);
     assert_eq!(parameter_count(&vs, "critic.output_class."), 125_450);
+    assert_eq!(Critic::parameter_count(), 525_835);
     let (vs, _) = generator(Upsample::SubPixel);
     assert_eq!(parameter_count(&vs, "generator"), 8_172_521);
+    assert_eq!(Generator::parameter_count(model::Z_SIZE), 8_172_521);
+    let vs_z7 = nn::VarStore::new(Device::Cpu);
+    let _ = Generator::new(&vs_z7, 7, Upsample::SubPixel, model::Precision::Fp32);
+    assert_eq!(Generator::parameter_count(7), parameter_count(&vs_z7, "generator"));
     assert_eq!(parameter_count(&vs, "generator.dense_2."), 6_428_800);
     let mut names: Vec<String> = vs.variables().into_keys().collect();
     names.sort();

@@ -17,8 +17,11 @@ fn relative_error(a: &Tensor, b: &Tensor) -> f64 {
 const LAYER_TOLERANCE: f64 = 0.02;
 const GRADIENT_TOLERANCE: f64 = 0.10;
 
+/// Named tensors: layer outputs, or gradients by parameter.
+type Named = Vec<(String, Tensor)>;
+
 /// The traced layer outputs of one forward pass, and the gradients of a loss w.r.t. `vs`.
-fn run(vs: &nn::VarStore, forward: &dyn Fn(model::Trace) -> Tensor) -> (Vec<(String, Tensor)>, Vec<(String, Tensor)>) {
+fn run(vs: &nn::VarStore, forward: &dyn Fn(model::Trace) -> Tensor) -> (Named, Named) {
     let mut layers = Vec::new();
     let loss = forward(&mut |name, out| layers.push((name.to_string(), out.to_kind(Kind::Float).detach())));
     let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
@@ -28,11 +31,7 @@ fn run(vs: &nn::VarStore, forward: &dyn Fn(model::Trace) -> Tensor) -> (Vec<(Str
     (layers, vars.iter().map(|v| v.0.clone()).zip(grads).collect())
 }
 
-fn compare(
-    what: &str,
-    fp32: &(Vec<(String, Tensor)>, Vec<(String, Tensor)>),
-    bf16: &(Vec<(String, Tensor)>, Vec<(String, Tensor)>),
-) {
+fn compare(what: &str, fp32: &(Named, Named), bf16: &(Named, Named)) {
     for ((name, a), (_, b)) in bf16.0.iter().zip(&fp32.0) {
         let e = relative_error(a, b);
         println!("{what} layer {name:<16} {e:.5}");

@@ -5,8 +5,6 @@
 //! `cargo bench -p train --bench class_loss_gap --profile dev -- [--precision bf16] [--iterations 25]`
 
 use clap::Parser;
-use std::cell::RefCell;
-use std::rc::Rc;
 use tch::Kind;
 use train::{config::Config, losses::class_loss, Trainer};
 
@@ -15,7 +13,7 @@ struct Args {
     #[command(flatten)]
     config: Config,
     #[command(flatten)]
-    device: model::device::DeviceArgs,
+    device: cli::DeviceArgs,
     /// cargo bench passes --bench to the binary.
     #[arg(long, hide = true)]
     bench: bool,
@@ -34,32 +32,33 @@ struct Gap {
     over_cap: u64,
 }
 
+impl Gap {
+    fn observe(&mut self, logits: &tch::Tensor, classes: &tch::Tensor) {
+        let exact = class_loss(logits, classes, false).double_value(&[]);
+        let keras = class_loss(logits, classes, true).double_value(&[]);
+        let per_example = logits.log_softmax(-1, Kind::Float).gather(1, &classes.unsqueeze(1), false).neg();
+        self.steps += 1;
+        self.max_logits = self.max_logits.max(exact);
+        self.max_keras = self.max_keras.max(keras);
+        self.max_gap = self.max_gap.max((keras - exact).abs());
+        self.parted += ((keras - exact).abs() > 1e-3) as u64;
+        self.examples += classes.size()[0] as u64;
+        self.over_cap += per_example.gt(-(1e-7f64).ln()).sum(Kind::Int64).int64_value(&[]) as u64;
+    }
+}
+
 fn main() {
     let mut args = Args::parse();
-    model::cli::main(|| {
+    cli::main(|| {
         args.config.apply_threads();
         let device = args.device.device()?;
-        let data = data::Dataset::gan_training_set(&args.config.data_dir, device)?;
-        let mut trainer = Trainer::new(&args.config, data, device);
-        let gap = Rc::new(RefCell::new(Gap::default()));
-        let seen = gap.clone();
-        trainer.observer = Some(Box::new(move |logits, classes| {
-            let exact = class_loss(logits, classes, false).double_value(&[]);
-            let keras = class_loss(logits, classes, true).double_value(&[]);
-            let per_example = logits.log_softmax(-1, Kind::Float).gather(1, &classes.unsqueeze(1), false).neg();
-            let mut g = seen.borrow_mut();
-            g.steps += 1;
-            g.max_logits = g.max_logits.max(exact);
-            g.max_keras = g.max_keras.max(keras);
-            g.max_gap = g.max_gap.max((keras - exact).abs());
-            g.parted += ((keras - exact).abs() > 1e-3) as u64;
-            g.examples += classes.size()[0] as u64;
-            g.over_cap += per_example.gt(-(1e-7f64).ln()).sum(Kind::Int64).int64_value(&[]) as u64;
-        }));
-        for it in 0..args.config.iterations {
-            trainer.iteration(it)?;
-            if (it + 1) % 5 == 0 || it + 1 == args.config.iterations {
-                let g = gap.borrow();
+        let data = data::Dataset::gan_training_set(&args.config.places.data_dir, device)?;
+        let mut trainer = Trainer::new(&args.config.experiment, &args.config.arithmetic, data, device);
+        let mut g = Gap::default();
+        let iterations = args.config.cadence.iterations;
+        for it in 0..iterations {
+            trainer.iteration_observed(it, &mut |logits, classes| g.observe(logits, classes))?;
+            if (it + 1) % 5 == 0 || it + 1 == iterations {
                 println!(
                     "{}",
                     serde_json::json!({

@@ -4,7 +4,7 @@
 use clap::Parser;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
-use train::{config::Config, Trainer};
+use train::{config::Config, rmsprop::RmsProp, Trainer};
 
 #[derive(Parser)]
 struct Args {
@@ -28,32 +28,24 @@ fn time(name: &str, n: u32, mut f: impl FnMut()) {
 fn main() {
     let mut args = Args::parse();
     args.config.apply_threads();
+    let (e, a) = (&args.config.experiment, &args.config.arithmetic);
     let cpu = (Kind::Float, Device::Cpu);
     let data = data::Dataset {
         images: Tensor::rand([1000, 1, 28, 28], cpu),
         labels: Tensor::randint(10, [1000], (Kind::Int64, Device::Cpu)),
     };
-    let mut t = Trainer::new(&args.config, data, Device::Cpu);
-    let b = args.config.batch_size;
-    let (z, c) = model::noise(5 * b, args.config.z_size, Device::Cpu);
-    time("fakes: G forward, 5 batches, no autograd", 3, || {
-        let _ = tch::no_grad(|| t.generator.forward(&z, &c));
-    });
+    let mut t = Trainer::new(e, a, data, Device::Cpu);
+    let b = e.batch_size;
+    let (z, c) = model::noise(5 * b, e.z_size, Device::Cpu);
+    time("fakes: G forward, 5 batches, no autograd", 3, || drop(t.generator().generate(&z, &c)));
     let x = Tensor::rand([b, 1, 28, 28], cpu);
     let y = c.narrow(0, 0, b);
-    time("critic forward, dropout on", 10, || drop(t.critic.forward(&x, true)));
-    time("critic forward, dropout off", 10, || drop(t.critic.forward(&x, false)));
-    time("critic step (forward, backward, RMSprop) x1", 10, || {
-        let (f, cl) = t.critic.forward(&x, true);
-        t.opt_d.minimize(&(f.mean(Kind::Float) + cl.cross_entropy_for_logits(&y)));
-    });
-    let (zg, cg) = (z.narrow(0, 0, b), y.shallow_clone());
-    time("generator step: G+D forward, backward to G", 3, || {
-        let (f, cl) = t.critic.forward(&t.generator.forward(&zg, &cg), true);
-        let loss = (-f).mean(Kind::Float) + cl.cross_entropy_for_logits(&cg);
-        drop(Tensor::run_backward(&[loss], &t.opt_g.params(), false, false));
-    });
-    let grads: Vec<Tensor> = t.opt_g.params().iter().map(|p| p.randn_like()).collect();
-    time("RMSprop update of G (8.2M parameters)", 10, || t.opt_g.step(&grads));
+    time("critic forward, dropout on", 10, || drop(t.critic().forward(&x, true)));
+    time("critic forward, dropout off", 10, || drop(t.critic().forward(&x, false)));
+    time("critic step (forward, backward, RMSprop) x1", 10, || drop(t.critic_step(&x, &y, -1.0, &mut |_, _| {})));
+    time("generator step (G+D forward, backward, RMSprop of G)", 3, || drop(t.generator_step(&mut |_, _| {})));
+    let mut opt_g = RmsProp::new(t.generator_store(), e.lr);
+    let grads: Vec<Tensor> = opt_g.params().iter().map(|p| p.randn_like()).collect();
+    time("RMSprop update of G alone (8.2M parameters)", 10, || opt_g.step(&grads));
     time("clip the critic", 100, || t.clip_critic());
 }

@@ -1,50 +1,43 @@
-//! The seed's WGAN-ACGAN training (SPEC "One generator iteration"), checkpoints and logging.
+//! The article's WGAN-ACGAN training (docs/SPEC.md "One generator iteration"): the `Trainer`
+//! holds both networks and their optimizers and runs one generator iteration at a time; `session`
+//! drives a run on disk through its iterations.
 
+pub mod checkpoint;
 pub mod config;
 pub mod grid;
 pub mod losses;
 pub mod rmsprop;
 pub mod run;
-pub mod sweep;
+pub mod schedule;
+pub mod session;
 
 use anyhow::{bail, Result};
-use config::Config;
+use config::{Arithmetic, Config, Experiment};
 use data::{BatchSampler, Dataset};
 use model::{Critic, Generator};
 use rmsprop::RmsProp;
+use rundir::tags::LOSS_TAGS;
 use std::collections::VecDeque;
 use tch::{nn, Device, Tensor};
 
-/// The TensorBoard tags of SPEC "What gets logged", in the order of `Losses::values`.
-pub const LOSS_TAGS: [&str; 6] =
-    ["D_real_is_fake", "D_real_class", "D_fake_is_fake", "D_fake_class", "DG_is_fake", "DG_class"];
-pub const D_LOSS_TAG: &str = "D loss (-1*D_real_is_fake - D_fake_is_fake)";
-/// How many recent values the progress display averages (as the seed's progress bar).
-pub const WINDOW: usize = 5;
+pub use schedule::critic_iters;
 
-/// Critic iterations for generator iteration `it`: the seed's boosts at the start of every
-/// thousand and at every 500th iteration, `d_iters` otherwise.
-pub fn critic_iters(it: u64, d_iters: u64, boost_d_iters: u64) -> u64 {
-    if it % 1000 < 25 || it % 500 == 0 {
-        boost_d_iters
-    } else {
-        d_iters
-    }
-}
+/// How many recent values the progress display averages (as the article's progress bar).
+pub const WINDOW: usize = 5;
 
 /// Memory a run of `cfg` needs on its device, roughly (in bytes), so that impossible sizes are
 /// refused before anything is allocated: the 70,000 training images; both networks' parameters
 /// with gradients and RMSprop state; one critic loop's real and fake batches; the activations of
 /// the generator step (G and D with autograd, ~6 MB an image) and of the no-autograd fake
-/// generation (chunks of 500, ~1 MB an image); libtorch itself. At the seed configuration it says
-/// 1.4 GB, and 1.5 GB of peak RSS is measured: a guard against absurd sizes, not a budget.
+/// generation (chunks of 500, ~1 MB an image); libtorch itself. At the article's configuration it
+/// says 1.4 GB, and 1.5 GB of peak RSS is measured: a guard against absurd sizes, not a budget.
 pub fn memory_needed(cfg: &Config) -> f64 {
     const IMAGE: f64 = 28.0 * 28.0 * 4.0;
-    let (z, b) = (cfg.z_size as f64, cfg.batch_size as f64);
-    let generator = 10.0 * z + 1024.0 * z + 1024.0 + 1024.0 * 6272.0 + 6272.0 + 819_456.0 + 819_328.0 + 513.0;
-    let copies = if cfg.as_published { 5.0 } else { 4.0 }; // parameter, gradient, accumulator(s), cast
-    let parameters = (generator + 525_835.0) * 4.0 * copies;
-    let critic_loop = cfg.d_iters.max(cfg.boost_d_iters) as f64 * b * IMAGE * 2.0;
+    let e = &cfg.experiment;
+    let b = e.batch_size as f64;
+    let copies = if e.as_published { 5.0 } else { 4.0 }; // parameter, gradient, accumulator(s), cast
+    let parameters = (Generator::parameter_count(e.z_size) + Critic::parameter_count()) as f64 * 4.0 * copies;
+    let critic_loop = e.d_iters.max(e.boost_d_iters) as f64 * b * IMAGE * 2.0;
     70_000.0 * IMAGE + parameters + critic_loop + b * 6e6 + b.min(500.0) * 1e6 + 300e6
 }
 
@@ -67,9 +60,10 @@ pub struct Losses {
 }
 
 impl Losses {
-    /// The six logged values: the last critic iteration's four, then the generator step's two.
+    /// The six logged values (`LOSS_TAGS` order): the last critic iteration's four, then the
+    /// generator step's two.
     pub fn values(&self) -> [f64; 6] {
-        let c = self.critic.last().unwrap();
+        let c = self.critic.last().expect("an iteration has at least one critic iteration");
         [c[0], c[1], c[2], c[3], self.generator[0], self.generator[1]]
     }
 
@@ -106,39 +100,48 @@ impl RecentLosses {
         let (c, g) = (&self.critic, &self.generator);
         std::array::from_fn(|k| if k < 4 { mean(&|i| c[i][k], c.len()) } else { mean(&|i| g[i][k - 4], g.len()) })
     }
+
+    /// Whether every value is finite and the windows are no longer than `WINDOW` (a checkpoint's
+    /// recorded values).
+    pub fn is_sane(&self) -> bool {
+        self.critic.len() <= WINDOW
+            && self.generator.len() <= WINDOW
+            && self.critic.iter().flatten().chain(self.generator.iter().flatten()).all(|v| v.is_finite())
+    }
 }
+
+/// Sees the class logits and target classes of every critic and generator step (measurements
+/// such as `benches/class_loss_gap.rs`; training passes one that does nothing).
+pub type Observer<'a> = &'a mut dyn FnMut(&Tensor, &Tensor);
 
 /// Both networks, their optimizers and the data: everything one iteration touches.
 pub struct Trainer {
-    pub cfg: Config,
-    pub device: Device,
-    pub vs_g: nn::VarStore,
-    pub vs_d: nn::VarStore,
-    pub generator: Generator,
-    pub critic: Critic,
-    pub opt_g: RmsProp,
-    pub opt_d: RmsProp,
+    experiment: Experiment,
+    device: Device,
+    vs_g: nn::VarStore,
+    vs_d: nn::VarStore,
+    generator: Generator,
+    critic: Critic,
+    opt_g: RmsProp,
+    opt_d: RmsProp,
     /// `--as-published` only: the generator step's own RMSprop state for the critic's parameters
-    /// (the seed's combined model, compiled while D was trainable, also trained D).
-    pub opt_dg_critic: Option<RmsProp>,
-    pub data: Dataset,
-    /// Sees every step's class logits and target classes (for measurements such as
-    /// `benches/class_loss_gap.rs`); training does not use it.
-    pub observer: Option<Box<dyn FnMut(&Tensor, &Tensor)>>,
+    /// (the article's combined model, compiled while D was trainable, also trained D).
+    opt_dg_critic: Option<RmsProp>,
+    data: Dataset,
 }
 
 impl Trainer {
-    /// Fresh networks, initialised from `cfg.seed`.
-    pub fn new(cfg: &Config, data: Dataset, device: Device) -> Trainer {
-        tch::manual_seed(cfg.seed as i64);
+    /// Fresh networks, initialised from the experiment's seed.
+    pub fn new(experiment: &Experiment, arithmetic: &Arithmetic, data: Dataset, device: Device) -> Trainer {
+        tch::manual_seed(experiment.seed as i64);
         let vs_g = nn::VarStore::new(device);
-        let generator = Generator::new(&vs_g, cfg.z_size, cfg.upsample, cfg.precision);
+        let generator = Generator::new(&vs_g, experiment.z_size, arithmetic.upsample, arithmetic.precision);
         let vs_d = nn::VarStore::new(device);
-        let critic = Critic::new(&vs_d, cfg.precision);
-        let (opt_g, opt_d) = (RmsProp::new(&vs_g, cfg.lr), RmsProp::new(&vs_d, cfg.lr));
-        let opt_dg_critic = cfg.as_published.then(|| RmsProp::new(&vs_d, cfg.lr));
+        let critic = Critic::new(&vs_d, arithmetic.precision);
+        let (opt_g, opt_d) = (RmsProp::new(&vs_g, experiment.lr), RmsProp::new(&vs_d, experiment.lr));
+        let opt_dg_critic = experiment.as_published.then(|| RmsProp::new(&vs_d, experiment.lr));
         Trainer {
-            cfg: cfg.clone(),
+            experiment: experiment.clone(),
             device,
             vs_g,
             vs_d,
@@ -148,34 +151,59 @@ impl Trainer {
             opt_d,
             opt_dg_critic,
             data,
-            observer: None,
         }
+    }
+
+    pub fn experiment(&self) -> &Experiment {
+        &self.experiment
+    }
+
+    pub fn generator(&self) -> &Generator {
+        &self.generator
+    }
+
+    pub fn critic(&self) -> &Critic {
+        &self.critic
+    }
+
+    /// The generator's parameters, by name.
+    pub fn generator_store(&self) -> &nn::VarStore {
+        &self.vs_g
+    }
+
+    /// The critic's parameters, by name.
+    pub fn critic_store(&self) -> &nn::VarStore {
+        &self.vs_d
+    }
+
+    /// The optimizers: the generator's, the critic's, and as published the generator step's own
+    /// state for the critic.
+    pub fn optimizers(&self) -> (&RmsProp, &RmsProp, Option<&RmsProp>) {
+        (&self.opt_g, &self.opt_d, self.opt_dg_critic.as_ref())
     }
 
     /// Clips every critic parameter, weights and biases of both heads, to [-clip, clip].
     pub fn clip_critic(&self) {
         let _guard = tch::no_grad_guard();
         for p in self.opt_d.params() {
-            let _ = p.shallow_clone().clamp_(-self.cfg.clip, self.cfg.clip);
+            let _ = p.shallow_clone().clamp_(-self.experiment.clip, self.experiment.clip);
         }
     }
 
     /// The critic's two losses on a batch it should call `sign` (-1 real, +1 fake): Keras's
     /// `mean(y_true * is_fake)` with y_true = sign, and the class cross-entropy (Keras's own
     /// clipped form when training as published).
-    fn critic_losses(&mut self, x: &Tensor, classes: &Tensor, sign: f64) -> (Tensor, Tensor) {
+    fn critic_losses(&self, x: &Tensor, classes: &Tensor, sign: f64, observe: Observer) -> (Tensor, Tensor) {
         let (is_fake, class_logits) = self.critic.forward(x, true);
-        if let Some(observe) = self.observer.as_mut() {
-            observe(&class_logits.detach(), classes);
-        }
-        let class = losses::class_loss(&class_logits, classes, self.cfg.as_published);
+        observe(&class_logits.detach(), classes);
+        let class = losses::class_loss(&class_logits, classes, self.experiment.as_published);
         ((is_fake * sign).mean(tch::Kind::Float), class)
     }
 
     /// One RMSprop step of the critic on a batch it should call `sign` (-1 real, +1 fake);
     /// returns the step's two losses.
-    pub fn critic_step(&mut self, x: &Tensor, classes: &Tensor, sign: f64) -> (Tensor, Tensor) {
-        let (is_fake, class) = self.critic_losses(x, classes, sign);
+    pub fn critic_step(&mut self, x: &Tensor, classes: &Tensor, sign: f64, observe: Observer) -> (Tensor, Tensor) {
+        let (is_fake, class) = self.critic_losses(x, classes, sign, observe);
         self.opt_d.minimize(&(&is_fake + &class));
         (is_fake, class)
     }
@@ -183,10 +211,10 @@ impl Trainer {
     /// The generator step on fresh noise: D's dropout stays active, and only G's parameters get
     /// gradients; as published, D's get them too, and D steps with the generator step's own
     /// RMSprop state. Returns `DG_is_fake`, `DG_class`.
-    pub fn generator_step(&mut self) -> (Tensor, Tensor) {
-        let (z, classes) = model::noise(self.cfg.batch_size, self.cfg.z_size, self.device);
+    pub fn generator_step(&mut self, observe: Observer) -> (Tensor, Tensor) {
+        let (z, classes) = model::noise(self.experiment.batch_size, self.experiment.z_size, self.device);
         let images = self.generator.forward(&z, &classes);
-        let (dg_is_fake, dg_class) = self.critic_losses(&images, &classes, -1.0);
+        let (dg_is_fake, dg_class) = self.critic_losses(&images, &classes, -1.0, observe);
         let dg_loss = &dg_is_fake + &dg_class;
         match &mut self.opt_dg_critic {
             None => self.opt_g.minimize(&dg_loss),
@@ -198,29 +226,35 @@ impl Trainer {
     /// `n` fake images from fresh noise: G is constant during the critic loop, so generating
     /// all its fake batches up front computes the same images, in few large calls.
     fn fakes(&self, n: i64) -> (Tensor, Tensor) {
-        let (z, classes) = model::noise(n, self.cfg.z_size, self.device);
+        let (z, classes) = model::noise(n, self.experiment.z_size, self.device);
         (self.generator.generate(&z, &classes), classes)
     }
 
     /// Generator iteration `it` (0-based): the critic loop, then one generator step.
     pub fn iteration(&mut self, it: u64) -> Result<Losses> {
-        let b = self.cfg.batch_size;
-        tch::manual_seed(iteration_seed(self.cfg.seed, it));
-        let critic_iters = critic_iters(it, self.cfg.d_iters, self.cfg.boost_d_iters);
-        let mut sampler = BatchSampler::new(self.cfg.seed, it, self.data.len(), b as usize);
+        self.iteration_observed(it, &mut |_, _| {})
+    }
+
+    /// `iteration`, showing `observe` the class logits of every step.
+    pub fn iteration_observed(&mut self, it: u64, observe: Observer) -> Result<Losses> {
+        let e = &self.experiment;
+        let b = e.batch_size;
+        tch::manual_seed(iteration_seed(e.seed, it));
+        let critic_iters = critic_iters(it, e.d_iters, e.boost_d_iters);
+        let mut sampler = BatchSampler::new(e.seed, it, self.data.len(), b as usize);
         let (real_x, real_y) = self.data.gather(&sampler.batches(critic_iters as usize, self.device));
         let (fake_x, fake_y) = self.fakes(critic_iters as i64 * b);
         let mut recent = Vec::new();
         for k in 0..critic_iters as i64 {
             self.clip_critic();
-            let (real_is_fake, real_class) = self.critic_step(&real_x.get(k), &real_y.get(k), -1.0);
+            let (real_is_fake, real_class) = self.critic_step(&real_x.get(k), &real_y.get(k), -1.0, observe);
             let (fx, fy) = (fake_x.narrow(0, k * b, b), fake_y.narrow(0, k * b, b));
-            let (fake_is_fake, fake_class) = self.critic_step(&fx, &fy, 1.0);
+            let (fake_is_fake, fake_class) = self.critic_step(&fx, &fy, 1.0, observe);
             if k >= critic_iters as i64 - WINDOW as i64 {
                 recent.push(Tensor::stack(&[real_is_fake, real_class, fake_is_fake, fake_class], 0).detach());
             }
         }
-        let (dg_is_fake, dg_class) = self.generator_step();
+        let (dg_is_fake, dg_class) = self.generator_step(observe);
         // One device-to-host copy per iteration for all the logged values.
         let generator_losses = Tensor::stack(&[dg_is_fake, dg_class], 0).detach();
         let all = Tensor::cat(&[Tensor::stack(&recent, 0).flatten(0, -1), generator_losses], 0);
@@ -239,8 +273,8 @@ impl Trainer {
     /// The sample grid of SPEC "What gets logged": row r is class r, column j uses the j-th of
     /// ten noise vectors, fixed for the run (drawn from the seed) so grids compare across time.
     pub fn sample_grid(&self) -> ndarray::Array2<u8> {
-        tch::manual_seed(iteration_seed(self.cfg.seed, u64::MAX));
-        let z = Tensor::randn([10, self.cfg.z_size], (tch::Kind::Float, self.device)).repeat([10, 1]);
+        tch::manual_seed(iteration_seed(self.experiment.seed, u64::MAX));
+        let z = Tensor::randn([10, self.experiment.z_size], (tch::Kind::Float, self.device)).repeat([10, 1]);
         let classes = Tensor::arange(10, (tch::Kind::Int64, self.device)).repeat_interleave_self_int(10, 0, None);
         let _guard = tch::no_grad_guard();
         grid::tile(&self.generator.forward(&z, &classes), 10, 10)

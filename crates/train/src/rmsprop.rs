@@ -64,17 +64,11 @@ impl RmsProp {
         Tensor::write_safetensors(&named, path).with_context(|| format!("cannot write {}", path.display()))
     }
 
+    /// Loads the accumulators saved by `save`, checked to fit these parameters and to be finite.
     pub fn load(&mut self, path: &Path) -> Result<()> {
-        let saved = Tensor::read_safetensors(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let _guard = tch::no_grad_guard();
-        for (name, _, a) in &mut self.slots {
-            let (_, t) = saved
-                .iter()
-                .find(|(n, _)| n == name)
-                .with_context(|| format!("{} has no accumulator for {name}", path.display()))?;
-            a.copy_(t);
-        }
-        Ok(())
+        let targets: Vec<(String, Tensor)> =
+            self.slots.iter().map(|(n, _, a)| (n.clone(), a.shallow_clone())).collect();
+        model::weights::load_into(path, &targets)
     }
 }
 

@@ -24,8 +24,8 @@ fn logged_values_rerun_and_resume_are_exact() {
     for step in (0..12).step_by(2) {
         let at: Vec<_> = logged.iter().filter(|s| s.1 == step).collect();
         let value = |tag: &str| at.iter().find(|s| s.0 == tag).unwrap_or_else(|| panic!("no {tag} at {step}")).2;
-        assert!((value(train::D_LOSS_TAG) - (-value("D_real_is_fake") - value("D_fake_is_fake"))).abs() < 1e-6);
-        assert!(train::LOSS_TAGS.iter().all(|t| value(t).is_finite()));
+        assert!((value(rundir::tags::D_LOSS) - (-value("D_real_is_fake") - value("D_fake_is_fake"))).abs() < 1e-6);
+        assert!(rundir::tags::LOSS_TAGS.iter().all(|t| value(t).is_finite()));
     }
     // Sample grids: PNG files and TensorBoard images at steps 0 and 6, 280x280.
     for step in [0, 6] {
@@ -107,7 +107,7 @@ fn divergence_stops_with_the_iteration_and_keeps_the_last_checkpoint() {
     );
     let msg = clean_failure(out);
     assert!(msg.contains("training diverged") && msg.contains("at iteration"), "{msg}");
-    let (done, dir) = model::checkpoint::find(&runs.path().join("nan"), None).unwrap();
+    let (done, dir, _) = rundir::checkpoint::find(&runs.path().join("nan"), None, &[]).unwrap();
     assert!(msg.contains(&format!("last good checkpoint is {}", dir.display())), "{msg}");
     let state = std::fs::read_to_string(dir.join("state.json")).unwrap();
     assert!(state.contains(&format!("\"iterations_done\": {done}")));
@@ -223,6 +223,6 @@ fn precision_switches_on_resume_and_is_recorded() {
     assert_eq!(record["sessions"].as_array().unwrap().len(), 2);
     assert_eq!(record["sessions"][1]["start_iteration"], 4);
     let d_loss: Vec<u64> =
-        scalars(&runs.path().join("p")).iter().filter(|s| s.0 == train::D_LOSS_TAG).map(|s| s.1).collect();
+        scalars(&runs.path().join("p")).iter().filter(|s| s.0 == rundir::tags::D_LOSS).map(|s| s.1).collect();
     assert_eq!(d_loss, [0, 2, 4, 6]);
 }

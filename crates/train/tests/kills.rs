@@ -39,7 +39,7 @@ fn finish(runs: &Path, run: &str) -> EndState {
 /// the clock of a timed kill measures training, not the start-up, whose length varies by machine.
 fn start(runs: &Path, run: &str) -> (std::process::Child, std::time::Instant) {
     let mut child = train_command(runs, run, &flags()).stdout(std::process::Stdio::null()).spawn().unwrap();
-    let config = runs.join(run).join(train::run::CONFIG_FILE);
+    let config = runs.join(run).join(rundir::CONFIG_FILE);
     while !config.exists() {
         assert!(child.try_wait().unwrap().is_none(), "{run} ended before creating its run directory");
         std::thread::sleep(std::time::Duration::from_millis(5));

@@ -20,7 +20,7 @@ fn tiny_trainer(extra: &[&str]) -> Trainer {
         images: Tensor::rand([32, 1, 28, 28], (Kind::Float, Device::Cpu)) * 2 - 1,
         labels: Tensor::randint(10, [32], (Kind::Int64, Device::Cpu)),
     };
-    Trainer::new(&cfg, data, Device::Cpu)
+    Trainer::new(&cfg.experiment, &cfg.arithmetic, data, Device::Cpu)
 }
 
 fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
@@ -83,24 +83,25 @@ fn rmsprop_state_round_trips() {
 #[test]
 fn generator_step_leaves_the_critic_untouched() {
     let mut t = tiny_trainer(&[]);
-    let (critic_before, generator_before) = (snapshot(&t.vs_d), snapshot(&t.vs_g));
-    let _ = t.generator_step();
-    for ((name, before), (_, after)) in critic_before.iter().zip(snapshot(&t.vs_d)) {
+    let (critic_before, generator_before) = (snapshot(t.critic_store()), snapshot(t.generator_store()));
+    let _ = t.generator_step(&mut |_, _| {});
+    for ((name, before), (_, after)) in critic_before.iter().zip(snapshot(t.critic_store())) {
         assert!(before.equal(&after), "{name} changed in the generator step");
-        assert!(!t.vs_d.variables()[name].grad().defined(), "{name} accumulated a gradient");
+        assert!(!t.critic_store().variables()[name].grad().defined(), "{name} accumulated a gradient");
     }
-    let moved = generator_before.iter().zip(snapshot(&t.vs_g)).filter(|((_, a), (_, b))| !a.equal(b)).count();
+    let moved =
+        generator_before.iter().zip(snapshot(t.generator_store())).filter(|((_, a), (_, b))| !a.equal(b)).count();
     assert_eq!(moved, generator_before.len(), "every generator parameter should move");
 }
 
 #[test]
 fn as_published_the_generator_step_also_moves_the_critic_with_its_own_state() {
     let mut t = tiny_trainer(&["--as-published"]);
-    let critic_before = snapshot(&t.vs_d);
-    let d_state_before = t.opt_d.accumulators();
-    let _ = t.generator_step();
-    let lr = t.cfg.lr;
-    for ((name, before), (_, after)) in critic_before.iter().zip(snapshot(&t.vs_d)) {
+    let critic_before = snapshot(t.critic_store());
+    let d_state_before = t.optimizers().1.accumulators();
+    let _ = t.generator_step(&mut |_, _| {});
+    let lr = t.experiment().lr;
+    for ((name, before), (_, after)) in critic_before.iter().zip(snapshot(t.critic_store())) {
         // Keras's RMSprop from a = 0: a = 0.1 g², so each step is lr·g/(√0.1·|g| + 1e-8), at
         // most lr·√10, and that for every entry whose gradient is not tiny.
         let step = (&after - before).abs();
@@ -109,9 +110,9 @@ fn as_published_the_generator_step_also_moves_the_critic_with_its_own_state() {
         assert!(typical > 0.5 * lr * 10f64.sqrt(), "{name} did not move in the generator step (median {typical})");
     }
     // The critic's own optimizer state is untouched; the generator step's holds 0.1 g².
-    let untouched = t.opt_d.accumulators().iter().zip(&d_state_before).all(|(a, b)| a.equal(b));
+    let untouched = t.optimizers().1.accumulators().iter().zip(&d_state_before).all(|(a, b)| a.equal(b));
     assert!(untouched, "the generator step used the critic's own RMSprop state");
-    let dg = t.opt_dg_critic.as_ref().expect("as published has the generator step's critic state");
+    let dg = t.optimizers().2.expect("as published has the generator step's critic state");
     assert!(dg.accumulators().iter().all(|a| a.sum(Kind::Double).double_value(&[]) > 0.0));
 }
 
@@ -119,13 +120,13 @@ fn as_published_the_generator_step_also_moves_the_critic_with_its_own_state() {
 fn clipping_bounds_every_critic_parameter() {
     let t = tiny_trainer(&[]);
     tch::no_grad(|| {
-        for (_, p) in t.vs_d.variables() {
-            let _ = p.shallow_clone().copy_(&(Tensor::rand_like(&p) * 0.1 - 0.05));
+        for (_, p) in t.critic_store().variables() {
+            p.shallow_clone().copy_(&(Tensor::rand_like(&p) * 0.1 - 0.05));
             let _ = p.view(-1).get(0).fill_(0.05); // at least one value out of the box
         }
     });
     t.clip_critic();
-    let vars = t.vs_d.variables();
+    let vars = t.critic_store().variables();
     assert_eq!(vars.len(), 12, "4 convs and 2 heads, weight and bias each");
     for (name, p) in vars {
         let max = p.abs().max().double_value(&[]);

@@ -23,7 +23,7 @@ fn plain_and_sub_pixel_training_agree_to_float_tolerance() {
             images: Tensor::rand([64, 1, 28, 28], (Kind::Float, Device::Cpu)) * 2 - 1,
             labels: Tensor::randint(10, [64], (Kind::Int64, Device::Cpu)),
         };
-        let mut t = Trainer::new(&cfg, data, Device::Cpu);
+        let mut t = Trainer::new(&cfg.experiment, &cfg.arithmetic, data, Device::Cpu);
         let losses: Vec<[f64; 6]> = (0..4).map(|it| t.iteration(it).unwrap().values()).collect();
         losses
     };
@@ -33,7 +33,7 @@ fn plain_and_sub_pixel_training_agree_to_float_tolerance() {
             assert!(
                 (f[k] - p[k]).abs() <= 1e-5 * (1.0 + p[k].abs()),
                 "iteration {it}, {}: {} vs {}",
-                train::LOSS_TAGS[k],
+                rundir::tags::LOSS_TAGS[k],
                 f[k],
                 p[k]
             );
@@ -48,14 +48,14 @@ fn plain_and_sub_pixel_training_agree_to_float_tolerance() {
             images: Tensor::zeros([1, 1, 28, 28], (Kind::Float, Device::Cpu)),
             labels: Tensor::zeros([1], (Kind::Int64, Device::Cpu)),
         };
-        Trainer::new(&cfg, data, Device::Cpu)
+        Trainer::new(&cfg.experiment, &cfg.arithmetic, data, Device::Cpu)
     };
     let (fast, plain) = (trainer(&[]), trainer(&["--upsample", "plain"]));
     let (z, c) = model::noise(16, model::Z_SIZE, Device::Cpu);
     let grads = |t: &Trainer| {
-        let (is_fake, class) = t.critic.forward(&t.generator.forward(&z, &c), false);
+        let (is_fake, class) = t.critic().forward(&t.generator().forward(&z, &c), false);
         let loss = (-is_fake).mean(Kind::Float) + class.cross_entropy_for_logits(&c);
-        Tensor::run_backward(&[loss], &t.opt_g.params(), false, false)
+        Tensor::run_backward(&[loss], &t.optimizers().0.params(), false, false)
     };
     for (gf, gp) in grads(&fast).iter().zip(grads(&plain)) {
         let scale = gp.abs().max().double_value(&[]);

@@ -2,7 +2,9 @@
 
 use anyhow::{ensure, Context, Result};
 use clap::Parser;
-use model::{checkpoint, device::DeviceArgs, Precision, Upsample};
+use cli::DeviceArgs;
+use model::{Generator, Precision, Upsample};
+use rundir::checkpoint::{self, GENERATOR_FILE};
 use std::path::{Path, PathBuf};
 use tch::{Kind, Tensor};
 
@@ -14,7 +16,7 @@ use tch::{Kind, Tensor};
 #[command(allow_negative_numbers = true)]
 struct Cli {
     /// Run name (a directory under --runs-dir).
-    #[arg(long, default_value = "B", value_parser = model::cli::run_name)]
+    #[arg(long, default_value = "B", value_parser = cli::parse::run_name)]
     run: String,
     /// Directory holding the runs.
     #[arg(long, default_value = "runs")]
@@ -39,8 +41,8 @@ struct Cli {
     /// Replace an existing output file.
     #[arg(long)]
     force: bool,
-    /// Arithmetic of the generator.
-    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+    /// Arithmetic of the generator: fp32 or bf16.
+    #[arg(long, default_value = "fp32", value_parser = cli::parse::one_of::<Precision>(Precision::NAMES))]
     precision: Precision,
     #[command(flatten)]
     device: DeviceArgs,
@@ -48,7 +50,7 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
-    model::cli::main(|| sample(cli))
+    cli::main(|| sample(cli))
 }
 
 /// The sample tool's own files in a run directory: `samples/sample_*.png`.
@@ -65,14 +67,21 @@ fn sample(cli: Cli) -> Result<()> {
     );
     let device = cli.device.device()?;
     let run_dir = cli.runs_dir.join(&cli.run);
-    let (iteration, dir) = checkpoint::find(&run_dir, cli.checkpoint)?;
+    let (iteration, dir, _) = checkpoint::find(&run_dir, cli.checkpoint, &[GENERATOR_FILE])?;
     let suffix = cli.class.map(|k| format!("_class{k}")).unwrap_or_default();
     let out = cli.out.clone().unwrap_or_else(|| run_dir.join(format!("samples/sample_{iteration:07}{suffix}.png")));
-    model::cli::check_output(&out, cli.force, ours)?;
+    rundir::output::check(&out, cli.force, ours)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    let (_vs, generator) = checkpoint::load_generator(&dir, device, Upsample::SubPixel, cli.precision)?;
+    let (_vs, generator) = Generator::load(&dir.join(GENERATOR_FILE), device, Upsample::SubPixel, cli.precision)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{e:#}. Checkpoint {} cannot be used; {}",
+                dir.display(),
+                checkpoint::intact_hint(&run_dir, &dir, &[GENERATOR_FILE])
+            )
+        })?;
     let z_size = generator.z_size();
     tch::manual_seed(cli.seed);
     let n = cli.n;

@@ -9,11 +9,20 @@ use std::process::{Command, Output};
 pub const TINY: [&str; 11] =
     ["--cpu", "--batch-size", "8", "--d-iters", "1", "--boost-d-iters", "2", "--log-every", "2", "--sample-every", "6"];
 
+/// A binary of the workspace, built beside the test binaries (`cargo test --workspace` builds
+/// them all; the tests of the sweep crate run `train` too).
+pub fn binary(name: &str) -> std::path::PathBuf {
+    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    let path = deps.parent().unwrap().join(name);
+    assert!(path.is_file(), "{} is not built (run the tests with --workspace)", path.display());
+    path
+}
+
 pub fn data_dir() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist").to_string()
 }
 
-pub fn command(bin: &str, runs: &Path, run: &str, extra: &[&str]) -> Command {
+pub fn command(bin: impl AsRef<std::ffi::OsStr>, runs: &Path, run: &str, extra: &[&str]) -> Command {
     let mut cmd = Command::new(bin);
     // Tests run in parallel on few cores: one libtorch thread each avoids oversubscription.
     cmd.args(["--runs-dir", runs.to_str().unwrap(), "--run", run])
@@ -25,7 +34,7 @@ pub fn command(bin: &str, runs: &Path, run: &str, extra: &[&str]) -> Command {
 
 /// `train` with the workspace's MNIST unless `extra` names a --data-dir.
 pub fn train_command(runs: &Path, run: &str, extra: &[&str]) -> Command {
-    let mut cmd = command(env!("CARGO_BIN_EXE_train"), runs, run, extra);
+    let mut cmd = command(binary("train"), runs, run, extra);
     if !extra.contains(&"--data-dir") {
         cmd.args(["--data-dir", &data_dir()]);
     }

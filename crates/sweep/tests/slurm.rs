@@ -3,6 +3,7 @@
 //! cancelled mid-way (scancel), resubmitted, and must end bit-identical to an uninterrupted run.
 //! Needs Slurm installed (`scripts/slurm-cluster install`, which scripts/test runs) and root.
 
+#[path = "../../train/tests/common/mod.rs"]
 mod common;
 use common::{checkpoint_bytes, TINY};
 use std::path::{Path, PathBuf};
@@ -125,7 +126,7 @@ fn array_job_runs_and_a_cancelled_task_resumes_bit_exactly() {
         assert_eq!((*done, *total), (6, 6));
         let dir = runs.path().join("trio").join(name);
         let steps: Vec<u64> =
-            logging::tensorboard::read_scalars(&dir, train::D_LOSS_TAG).unwrap().iter().map(|s| s.0).collect();
+            logging::tensorboard::read_scalars(&dir, rundir::tags::D_LOSS).unwrap().iter().map(|s| s.0).collect();
         assert_eq!(steps, [0, 2, 4], "{name}");
         assert_eq!(checkpoint_bytes(&dir, 6).len(), 4);
     }
@@ -153,7 +154,7 @@ fn array_job_runs_and_a_cancelled_task_resumes_bit_exactly() {
     let log = std::fs::read_dir(runs.path().join("cut/slurm")).unwrap().count();
     assert_eq!(log, 2, "one log per submission");
 
-    let reference = Command::new(env!("CARGO_BIN_EXE_train"))
+    let reference = Command::new(common::binary("train"))
         .current_dir(repo())
         .args(["--runs-dir", runs.path().to_str().unwrap(), "--run", "straight", "--clip", "0.02"])
         .args(&long)

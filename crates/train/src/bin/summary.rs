@@ -1,22 +1,16 @@
-//! `model summary`: the two networks layer by layer, like Keras's `model.summary()`.
+//! `summary`: the two networks layer by layer, like Keras's `model.summary()`.
 
-use clap::{Parser, Subcommand};
-use model::{device::DeviceArgs, parameter_count, Critic, Generator, Precision, Upsample};
+use clap::Parser;
+use cli::DeviceArgs;
+use model::{stored_parameter_count as parameter_count, Critic, Generator, Precision, Upsample};
 use tch::{nn, Kind, Tensor};
 
+/// Print each network of the article's WGAN-ACGAN layer by layer: output shapes and parameter
+/// counts, with the totals.
 #[derive(Parser)]
-#[command(about = "The seed's WGAN-ACGAN networks")]
 struct Cli {
-    #[command(subcommand)]
-    command: Command,
     #[command(flatten)]
     device: DeviceArgs,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Print each network's layers, output shapes and parameter counts, with the totals.
-    Summary,
 }
 
 /// Prints one network's table; `forward` runs it once on a batch of one, tracing each layer.
@@ -37,7 +31,7 @@ fn thousands(n: i64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -47,11 +41,10 @@ fn thousands(n: i64) -> String {
 
 fn main() {
     let cli = Cli::parse();
-    model::cli::main(|| summary(cli))
+    cli::main(|| summary(cli))
 }
 
 fn summary(cli: Cli) -> anyhow::Result<()> {
-    let Command::Summary = cli.command;
     let device = cli.device.device()?;
     println!("device: {device:?}\n");
     let _no_grad = tch::no_grad_guard();

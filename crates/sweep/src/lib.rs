@@ -3,18 +3,25 @@
 //! run, or resumes it bit-exactly when it exists (a preempted, requeued or resubmitted task simply
 //! continues). The plan is `<runs-dir>/<sweep>/sweep.json`.
 
-use crate::config::Config;
 use anyhow::{bail, ensure, Context, Result};
-use clap::{Args, Command, FromArgMatches};
+use clap::{Args, FromArgMatches};
 use logging::tensorboard::{read_dir, Record};
+use rundir::tags;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use train::config::Config;
 
-pub const PLAN_FILE: &str = "sweep.json";
+pub const PLAN_FILE: &str = rundir::SWEEP_PLAN_FILE;
 pub const JOB_SCRIPT: &str = "job.sh";
+/// `sweep compare`'s table, rewritten each time.
+pub const COMPARE_FILE: &str = "compare.csv";
 /// Flags a sweep sets itself for every run.
 const OWNED_FLAGS: [&str; 3] = ["run", "runs-dir", "resume"];
+/// The most runs one sweep may plan (a grid's size is checked before it is expanded).
+pub const MAX_RUNS: usize = 1000;
+/// A plan file is a few kilobytes per run.
+const MAX_PLAN_BYTES: u64 = 64 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -25,17 +32,18 @@ pub enum Engine {
     Slurm,
 }
 
-/// What `sbatch` is told besides the array itself.
+/// What `sbatch` is told besides the array itself. Every value is checked against what Slurm
+/// accepts before it is written into a job script (a plan read back from disk too).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, Args)]
 pub struct SlurmOptions {
-    /// Slurm partition (sbatch --partition).
-    #[arg(long)]
+    /// Slurm partition(s) (sbatch --partition): letters, digits, '_', '-', '.', comma-separated.
+    #[arg(long, value_parser = slurm_name)]
     pub partition: Option<String>,
-    /// Time limit per task (sbatch --time), e.g. 24:00:00.
-    #[arg(long)]
+    /// Time limit per task (sbatch --time), e.g. 24:00:00 or 2-00:00:00.
+    #[arg(long, value_parser = slurm_time)]
     pub time: Option<String>,
-    /// Account to charge (sbatch --account).
-    #[arg(long)]
+    /// Account to charge (sbatch --account): letters, digits, '_', '-', '.'.
+    #[arg(long, value_parser = slurm_name)]
     pub account: Option<String>,
     /// CPUs per task (sbatch --cpus-per-task).
     #[arg(long)]
@@ -74,6 +82,21 @@ pub struct Plan {
     pub submissions: Vec<Submission>,
 }
 
+/// A partition or account name: nothing that could end a `#SBATCH` line or start another.
+pub fn slurm_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.,".contains(c));
+    ok.then(|| s.to_string()).ok_or_else(|| "must be letters, digits, '_', '-', '.' or ',' (at most 128)".into())
+}
+
+/// A Slurm time limit: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS.
+pub fn slurm_time(s: &str) -> Result<String, String> {
+    let (days, clock) = s.split_once('-').map_or((None, s), |(d, c)| (Some(d), c));
+    let number = |p: &str| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = clock.split(':').collect();
+    let ok = days.is_none_or(number) && parts.len() <= 3 && parts.iter().all(|p| number(p));
+    ok.then(|| s.to_string()).ok_or_else(|| "must be a Slurm time: minutes, HH:MM:SS or D-HH:MM:SS".into())
+}
+
 /// `seed=1,2,3` -> ("seed", ["1", "2", "3"]).
 pub fn parse_grid(spec: &str) -> Result<(String, Vec<String>), String> {
     let (key, values) = spec.split_once('=').ok_or("a grid is FLAG=V1,V2,... (e.g. seed=1,2,3)")?;
@@ -87,9 +110,7 @@ pub fn parse_grid(spec: &str) -> Result<(String, Vec<String>), String> {
 
 /// Parses `train` flags as `train` would, so a sweep is refused before anything is submitted.
 fn parse_train_flags(flags: &[String]) -> Result<Config> {
-    let cmd = model::device::DeviceArgs::augment_args(Config::augment_args(Command::new("train")))
-        .no_binary_name(true)
-        .allow_negative_numbers(true);
+    let cmd = cli::DeviceArgs::augment_args(train::config::parser());
     let matches = cmd.try_get_matches_from(flags).map_err(|e| anyhow::anyhow!("{}", e.render().to_string().trim()))?;
     Ok(Config::from_arg_matches(&matches)?)
 }
@@ -120,6 +141,19 @@ impl Plan {
             ensure!(!grid[..i].iter().any(|(k, _)| k == key), "--grid {key} is given twice");
             ensure!(!flag_names(&fixed).contains(key), "--{key} is both swept and fixed");
         }
+        ensure!(
+            engine != Engine::Slurm || grid.iter().all(|(k, _)| k != "gpu"),
+            "Slurm gives each task one GPU of its own (--gres=gpu:1), which it sees as device 0: pass --gpu 0 \
+             after --, and leave gpu out of the grid"
+        );
+        let size = grid.iter().try_fold(1usize, |n, (_, values)| n.checked_mul(values.len()));
+        match size {
+            Some(n) if n <= MAX_RUNS => {}
+            _ => bail!(
+                "the grid has {} runs; a sweep plans at most {MAX_RUNS}: split it into several sweeps",
+                size.map_or("too many".to_string(), |n| n.to_string())
+            ),
+        }
         let mut combos: Vec<Vec<(String, String)>> = vec![vec![]];
         for (key, values) in &grid {
             combos = combos
@@ -128,44 +162,71 @@ impl Plan {
                 .collect();
         }
         let mut runs = Vec::new();
+        let mut computed: Vec<(String, serde_json::Value)> = Vec::new();
         for combo in combos {
             let run_name: String = std::iter::once(prefix.to_string())
                 .chain(combo.iter().map(|(k, v)| format!("{k}{v}")))
                 .collect::<Vec<_>>()
                 .join("-");
-            model::cli::run_name(&run_name).map_err(|e| anyhow::anyhow!("run name '{run_name}': {e}"))?;
+            rundir::check_run_name(&run_name).map_err(|e| anyhow::anyhow!("run name '{run_name}': {e}"))?;
             let mut flags = fixed.clone();
             for (k, v) in &combo {
                 flags.extend([format!("--{k}"), v.clone()]);
             }
-            parse_train_flags(&[flags.clone(), vec!["--run".into(), run_name.clone()]].concat())
+            let settings = parse_train_flags(&[flags.clone(), vec!["--run".into(), run_name.clone()]].concat())
                 .with_context(|| format!("run {run_name}"))?;
             ensure!(!runs.iter().any(|r: &PlannedRun| r.name == run_name), "two runs would be named {run_name}");
+            let what = serde_json::to_value((&settings.experiment, &settings.cadence, &settings.arithmetic))?;
+            if let Some((twin, _)) = computed.iter().find(|(_, w)| *w == what) {
+                bail!("runs {twin} and {run_name} would train the same thing (the same settings, spelled differently); drop one value");
+            }
+            computed.push((run_name.clone(), what));
             runs.push(PlannedRun { name: run_name, values: combo.into_iter().collect(), flags });
         }
         let workdir = std::env::current_dir().context("cannot read the current directory")?;
         Ok(Plan { name: name.to_string(), grid, fixed, runs, engine, slurm, workdir, submissions: Vec::new() })
     }
 
-    /// Whether the runs ask for a GPU (`--gpu N` among the flags).
+    /// Whether the runs ask for a GPU (`--gpu N` among the fixed or the swept flags).
     pub fn uses_gpu(&self) -> bool {
-        flag_names(&self.fixed).iter().any(|f| f == "gpu")
+        flag_names(&self.fixed).iter().any(|f| f == "gpu") || self.grid.iter().any(|(k, _)| k == "gpu")
+    }
+
+    /// Checks what a plan read back from disk will put into paths and job scripts: names plain,
+    /// Slurm values as Slurm takes them, at most `MAX_RUNS` runs.
+    fn check(&self, path: &Path) -> Result<()> {
+        let refuse = |what: String| anyhow::anyhow!("{} is not a usable sweep plan: {what}", path.display());
+        rundir::check_run_name(&self.name).map_err(|e| refuse(format!("name '{}': {e}", self.name)))?;
+        ensure!(self.runs.len() <= MAX_RUNS, refuse(format!("{} runs, more than {MAX_RUNS}", self.runs.len())));
+        for run in &self.runs {
+            rundir::check_run_name(&run.name).map_err(|e| refuse(format!("run name '{}': {e}", run.name)))?;
+        }
+        let o = &self.slurm;
+        for (key, value, check) in [
+            ("partition", &o.partition, slurm_name as fn(&str) -> Result<String, String>),
+            ("account", &o.account, slurm_name),
+            ("time", &o.time, slurm_time),
+        ] {
+            if let Some(v) = value {
+                check(v).map_err(|e| refuse(format!("{key} {v:?} {e}")))?;
+            }
+        }
+        Ok(())
     }
 
     pub fn save(&self, sweep_dir: &Path) -> Result<()> {
         std::fs::create_dir_all(sweep_dir).with_context(|| format!("cannot create {}", sweep_dir.display()))?;
-        let path = sweep_dir.join(PLAN_FILE);
-        let tmp = path.with_extension("json.partial");
-        std::fs::write(&tmp, serde_json::to_string_pretty(self)? + "\n")
-            .and_then(|_| std::fs::rename(&tmp, &path))
-            .with_context(|| format!("cannot write {}", path.display()))
+        rundir::atomic::write_json(&sweep_dir.join(PLAN_FILE), self)
     }
 
     pub fn load(sweep_dir: &Path) -> Result<Plan> {
         let path = sweep_dir.join(PLAN_FILE);
         ensure!(path.is_file(), "{} holds no sweep (no {PLAN_FILE})", sweep_dir.display());
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a sweep plan", path.display()))
+        let text = rundir::record::read_small(&path, MAX_PLAN_BYTES)?;
+        let plan: Plan =
+            serde_json::from_str(&text).with_context(|| format!("{} is not a sweep plan", path.display()))?;
+        plan.check(&path)?;
+        Ok(plan)
     }
 
     /// The array job script: each task runs `sweep task` for its index, which starts or resumes
@@ -219,7 +280,7 @@ pub fn task_command(
     let mut cmd = std::process::Command::new(train_bin);
     cmd.arg("--runs-dir").arg(sweep_dir).args(["--run", &run.name]);
     let run_dir = sweep_dir.join(&run.name);
-    if run_dir.join(crate::run::CONFIG_FILE).is_file() {
+    if rundir::is_run(&run_dir) {
         let progress = progress_of(&run_dir)?;
         if progress.done >= progress.total {
             return Ok(None);
@@ -256,15 +317,12 @@ pub struct Progress {
 }
 
 pub fn progress_of(run_dir: &Path) -> Result<Progress> {
-    let record = crate::run::read_record(run_dir)?;
-    let done = model::checkpoint::list(run_dir)?.last().map_or(0, |c| c.0);
-    Ok(Progress { done, total: record.config.iterations })
-}
-
-/// Whether a process holds the run's lock now (is training it).
-pub fn is_training(run_dir: &Path) -> bool {
-    let Ok(file) = std::fs::File::options().write(true).open(run_dir.join(".lock")) else { return false };
-    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+    let record: train::run::Record = rundir::record::read(run_dir)?;
+    let iterations = record.config.get("iterations").and_then(|v| v.as_u64());
+    let total = iterations
+        .with_context(|| format!("{}: no valid \"iterations\"", run_dir.join(rundir::CONFIG_FILE).display()))?;
+    let done = rundir::checkpoint::list(run_dir)?.last().map_or(0, |c| c.0);
+    Ok(Progress { done, total })
 }
 
 /// Submits the runs `indices` as one array job; returns the job id.
@@ -340,9 +398,10 @@ pub fn status(plan: &Plan, sweep_dir: &Path) -> Result<Vec<RunStatus>> {
         .enumerate()
         .map(|(i, run)| {
             let dir = sweep_dir.join(&run.name);
-            let total =
-                parse_train_flags(&[run.flags.clone(), vec!["--run".into(), run.name.clone()]].concat())?.iterations;
-            let started = dir.join(crate::run::CONFIG_FILE).is_file();
+            let total = parse_train_flags(&[run.flags.clone(), vec!["--run".into(), run.name.clone()]].concat())?
+                .cadence
+                .iterations;
+            let started = rundir::is_run(&dir);
             let progress = if started { progress_of(&dir)? } else { Progress { done: 0, total } };
             let state = if let Some(s) = queued.get(&i) {
                 match s.as_str() {
@@ -352,7 +411,7 @@ pub fn status(plan: &Plan, sweep_dir: &Path) -> Result<Vec<RunStatus>> {
                 }
             } else if progress.done >= progress.total {
                 "done".into()
-            } else if started && is_training(&dir) {
+            } else if started && rundir::lock::is_held(&dir) {
                 "running".into()
             } else if started || submitted.contains(&i) {
                 "failed".into()
@@ -364,20 +423,23 @@ pub fn status(plan: &Plan, sweep_dir: &Path) -> Result<Vec<RunStatus>> {
                 done: progress.done,
                 total: progress.total,
                 state,
-                last_d_loss: last(&dir, crate::D_LOSS_TAG),
+                last_d_loss: last(&dir, tags::D_LOSS)?,
             })
         })
         .collect()
 }
 
 /// The last logged value of `tag` in a run's event files.
-fn last(run_dir: &Path, tag: &str) -> Option<f64> {
-    series(run_dir, tag).last().map(|p| p.1)
+fn last(run_dir: &Path, tag: &str) -> Result<Option<f64>> {
+    Ok(series(run_dir, tag)?.last().map(|p| p.1))
 }
 
-fn series(run_dir: &Path, tag: &str) -> Vec<(u64, f64)> {
-    let mut points: Vec<(u64, f64)> = read_dir(run_dir)
-        .unwrap_or_default()
+/// The values of `tag` a run has logged, in step order (none for a run not started).
+fn series(run_dir: &Path, tag: &str) -> Result<Vec<(u64, f64)>> {
+    if !run_dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut points: Vec<(u64, f64)> = read_dir(run_dir)?
         .into_iter()
         .filter_map(|r| match r {
             Record::Scalar { tag: t, step, value } if t == tag => Some((step, value as f64)),
@@ -385,7 +447,7 @@ fn series(run_dir: &Path, tag: &str) -> Vec<(u64, f64)> {
         })
         .collect();
     points.sort_by_key(|p| p.0);
-    points
+    Ok(points)
 }
 
 /// One row of `sweep compare`.
@@ -406,19 +468,19 @@ pub fn compare(plan: &Plan, sweep_dir: &Path) -> Result<Vec<Comparison>> {
         .iter()
         .map(|run| {
             let dir = sweep_dir.join(&run.name);
-            let started = dir.join(crate::run::CONFIG_FILE).is_file();
+            let started = rundir::is_run(&dir);
             let done = if started { progress_of(&dir)?.done } else { 0 };
-            let acc = series(&dir, "eval/conditional_accuracy");
-            let fid = series(&dir, "eval/fid");
+            let acc = series(&dir, tags::CONDITIONAL_ACCURACY)?;
+            let fid = series(&dir, tags::FID)?;
             let judge = started
-                .then(|| crate::run::read_record(&dir).ok())
+                .then(|| rundir::record::read::<serde::de::IgnoredAny>(&dir).ok())
                 .flatten()
-                .and_then(|r| r.sessions.iter().rev().find_map(|s| s.judge_sha256.clone()));
+                .and_then(|r| r.judge().map(str::to_string));
             Ok(Comparison {
                 name: run.name.clone(),
                 values: run.values.clone(),
                 done,
-                final_d_loss: last(&dir, crate::D_LOSS_TAG),
+                final_d_loss: last(&dir, tags::D_LOSS)?,
                 final_accuracy: acc.last().map(|p| p.1),
                 best_accuracy: acc.iter().map(|p| p.1).reduce(f64::max),
                 final_fid: fid.last().map(|p| p.1),

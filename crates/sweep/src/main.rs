@@ -10,7 +10,7 @@ use anyhow::{ensure, Context, Result};
 use clap::{Parser, Subcommand};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use train::sweep::{self, Engine, Plan, SlurmOptions};
+use sweep::{Engine, Plan, SlurmOptions};
 
 #[derive(Parser)]
 #[command(about = "Sweeps of WGAN-ACGAN runs: a grid of train flags, run here or as a Slurm array job")]
@@ -28,14 +28,14 @@ enum Command {
     /// Flags after `--` are passed to every run's `train` (e.g. -- --iterations 2000 --gpu 0).
     Run {
         /// Sweep name (a plain name); its runs live in <runs-dir>/<name>/.
-        #[arg(long, value_parser = model::cli::run_name)]
+        #[arg(long, value_parser = cli::parse::run_name)]
         name: String,
         /// A swept train flag and its values, e.g. seed=1,2,3 (repeat for a grid: the runs are the
         /// cartesian product, named <prefix>-seed1-clip0.01, ...).
         #[arg(long = "grid", required = true, value_parser = sweep::parse_grid)]
         grid: Vec<(String, Vec<String>)>,
         /// First part of the run names.
-        #[arg(long, default_value = "B", value_parser = model::cli::run_name)]
+        #[arg(long, default_value = "B", value_parser = cli::parse::run_name)]
         prefix: String,
         /// `local`: one run after another on this machine; `slurm`: one array job (sbatch).
         #[arg(long, value_enum, default_value_t = Engine::Local)]
@@ -63,9 +63,13 @@ enum Command {
     Compare {
         #[arg(long)]
         name: String,
-        /// CSV file (default: <runs-dir>/<name>/compare.csv).
+        /// CSV file (default: <runs-dir>/<name>/compare.csv, rewritten each time). Another
+        /// existing file is kept unless --force; no run's or sweep's own file is ever replaced.
         #[arg(long)]
         csv: Option<PathBuf>,
+        /// Replace an existing --csv file.
+        #[arg(long)]
+        force: bool,
     },
     /// Start or resume one run of the sweep (what each array task runs).
     Task {
@@ -78,7 +82,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    model::cli::main(|| run(cli))
+    cli::main(|| run(cli))
 }
 
 /// The `train` and `sweep` binaries beside this one.
@@ -115,14 +119,20 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Compare { name, csv } => {
+        Command::Compare { name, csv, force } => {
             let dir = runs_dir.join(&name);
             let plan = Plan::load(&dir)?;
+            let default = dir.join(sweep::COMPARE_FILE);
+            let csv = match csv {
+                Some(path) if std::path::absolute(&path)? != default => {
+                    rundir::output::check(&path, force, |_| false)?;
+                    path
+                }
+                _ => default,
+            };
             let rows = sweep::compare(&plan, &dir)?;
             print_comparison(&plan, &rows);
-            let csv = csv.unwrap_or_else(|| dir.join("compare.csv"));
-            std::fs::write(&csv, sweep::comparison_csv(&plan, &rows))
-                .with_context(|| format!("cannot write {}", csv.display()))?;
+            rundir::atomic::write_bytes(&csv, sweep::comparison_csv(&plan, &rows).as_bytes())?;
             println!("wrote {}", csv.display());
             Ok(())
         }
