@@ -1,5 +1,5 @@
 //! The GPU check script, dry-run on this machine's CPU (same steps, tiny sizes), so that it works
-//! the day a GPU is lent: every step succeeds, and the report, log and sample grid are written.
+//! on a GPU machine: every step succeeds, and the report, log and sample grid are written.
 
 use std::path::PathBuf;
 use std::process::Command;

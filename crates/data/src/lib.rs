@@ -58,7 +58,7 @@ impl Dataset {
         ))
     }
 
-    /// The GAN's training set (SPEC "Data"): train (60k) then test (10k), 70,000 images.
+    /// The GAN's training set (docs/SPEC.md "Data"): train (60k) then test (10k), 70,000 images.
     pub fn gan_training_set(dir: &Path, device: Device) -> Result<Dataset> {
         let (train, test) = Dataset::train_and_test(dir, device)?;
         Ok(Dataset {
@@ -90,7 +90,7 @@ impl Dataset {
     }
 }
 
-/// Batches of distinct indices (no replacement inside a batch, as the seed's sampler), from a
+/// Batches of distinct indices (no replacement inside a batch, as the article's sampler), from a
 /// seeded ChaCha stream: the same (seed, stream) gives the same batches on every machine.
 pub struct BatchSampler {
     rng: ChaCha8Rng,

@@ -1,4 +1,4 @@
-//! `data fetch` and `data verify`: get MNIST by the SPEC's routes, or check a copy of it.
+//! `data fetch` and `data verify`: get MNIST by the routes of docs/SPEC.md "Data", or check a copy of it.
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
@@ -60,7 +60,7 @@ fn run(cli: Cli) -> Result<()> {
                     Ok(path) => println!("ok    {}", path.display()),
                     Err(e) => {
                         bad += 1;
-                        println!("FAIL  {e:#}");
+                        eprintln!("FAIL  {e:#}");
                     }
                 }
             }

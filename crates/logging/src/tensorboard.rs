@@ -17,6 +17,8 @@ use tensorboard_proto::types::DataType;
 use tensorboard_rs::record_writer::RecordWriter;
 
 const PREFIX: &str = "events.out.tfevents.";
+/// The largest event this project writes is a sample grid of a few hundred kilobytes.
+const MAX_RECORD_BYTES: u64 = 64 << 20;
 
 pub struct EventWriter {
     records: RecordWriter<BufWriter<File>>,
@@ -195,8 +197,9 @@ fn tfrecords<'a>(file: &Path, bytes: &'a [u8]) -> Result<Vec<(usize, &'a [u8])>>
             return Err(damaged("its length's checksum does not match"));
         }
         let len = u64::from_le_bytes(header[..8].try_into().expect("8 bytes"));
-        let Some(end) = usize::try_from(len).ok().and_then(|l| (i + 12).checked_add(l)?.checked_add(4)) else {
-            return Err(damaged(&format!("a length of {len} bytes")));
+        let end = usize::try_from(len).ok().filter(|_| len <= MAX_RECORD_BYTES).map(|l| i + 12 + l + 4);
+        let Some(end) = end else {
+            return Err(damaged(&format!("a length of {len} bytes, more than any event holds")));
         };
         let Some(record) = bytes.get(i..end) else { break };
         let data = &record[12..record.len() - 4];

@@ -111,3 +111,60 @@ print([(e.step, e.tensor_proto.string_val[0].decode()) for e in acc.Tensors("eva
     let lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
     assert_eq!(lines, ["[(0, 0.0), (1, 1.0), (2, 20.0)]", "[(0, 2, 2)]", "[(2, 'judge SHA-256 abc')]"]);
 }
+
+/// A file with three scalars, and the byte offsets of its records.
+fn three_scalars(dir: &std::path::Path) -> (std::path::PathBuf, Vec<u8>) {
+    let mut w = EventWriter::open(dir, 0).unwrap();
+    for step in 0..3u64 {
+        w.scalar("x", step as f32, step).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let file = std::fs::read_dir(dir).unwrap().next().unwrap().unwrap().path();
+    let bytes = std::fs::read(&file).unwrap();
+    (file, bytes)
+}
+
+/// The offset of the last record of `bytes` (TFRecord framing).
+fn last_record(bytes: &[u8]) -> usize {
+    let (mut i, mut last) = (0, 0);
+    while i < bytes.len() {
+        last = i;
+        i += 12 + u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap()) as usize + 4;
+    }
+    last
+}
+
+#[test]
+fn damage_is_an_error_naming_the_file_and_offset_and_a_cut_tail_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, bytes) = three_scalars(dir.path());
+    let at = last_record(&bytes);
+    let error = |damaged: &[u8]| {
+        std::fs::write(&file, damaged).unwrap();
+        format!("{:#}", read_dir(dir.path()).unwrap_err())
+    };
+
+    // A flipped bit in the last record's data: its checksum no longer matches.
+    let mut flipped = bytes.clone();
+    flipped[at + 14] ^= 4;
+    let e = error(&flipped);
+    assert!(e.contains(&format!("{}: damaged record at byte {at} (its data's checksum", file.display())), "{e}");
+
+    // A flipped bit in a length: its own checksum catches it.
+    let mut length = bytes.clone();
+    length[at + 2] ^= 1;
+    assert!(error(&length).contains("its length's checksum does not match"));
+
+    // A crafted length with a valid checksum, as large as a u64 holds: refused, not an overflow.
+    let mut crafted = bytes[..at].to_vec();
+    let huge = u64::MAX.to_le_bytes();
+    crafted.extend_from_slice(&huge);
+    crafted.extend_from_slice(&tensorboard_rs::masked_crc32c::masked_crc32c(&huge).to_le_bytes());
+    crafted.extend_from_slice(&[0; 20]);
+    assert!(error(&crafted).contains("more than any event holds"));
+
+    // A writer killed in the middle of its last record: the records before it are read.
+    std::fs::write(&file, &bytes[..bytes.len() - 3]).unwrap();
+    assert_eq!(read_scalars(dir.path(), "x").unwrap(), [(0, 0.0), (1, 1.0)]);
+}

@@ -1,4 +1,4 @@
-//! The seed's critic D and generator G (SPEC "Critic D", "Generator G"), on tch.
+//! The article's critic D and generator G (docs/SPEC.md "Critic D", "Generator G"), on tch.
 //!
 //! Both are written top to bottom in Keras's layer order. Parameters live under stable names
 //! (`critic.conv_1.weight`, `generator.dense_2.bias`, ...) that checkpoints carry.
@@ -13,15 +13,15 @@ use std::path::Path;
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
-/// The seed's latent size (`--z-size` may change it).
+/// The article's latent size (`--z-size` may change it).
 pub const Z_SIZE: i64 = 100;
 pub const CLASSES: i64 = 10;
-/// Keras's LeakyReLU default, which the seed uses (tch's default is 0.01).
+/// Keras's LeakyReLU default, which the article uses (tch's default is 0.01).
 pub const LEAKY_SLOPE: f64 = 0.3;
 pub const DROPOUT: f64 = 0.3;
 const CONV_INIT: nn::Init = nn::Init::Randn { mean: 0.0, stdev: 0.02 };
 
-/// LeakyReLU with the seed's slope. tch exposes leaky_relu only with its 0.01 default; PReLU with
+/// LeakyReLU with the article's slope. tch exposes leaky_relu only with its 0.01 default; PReLU with
 /// one constant weight is the same function as one fused kernel (gradient at 0: the slope, as TF).
 pub fn leaky_relu(x: &Tensor) -> Tensor {
     x.prelu(&Tensor::full([1], LEAKY_SLOPE, (x.kind(), x.device())))
@@ -148,7 +148,7 @@ impl Critic {
         let x = t("max_pool_1", x.max_pool2d_default(2));
         let x = t("dropout_1", dropout(&x, DROPOUT, train));
         let x = t("conv_2", conv_in(&x, &self.conv_2, 1));
-        let x = t("leaky_relu_2", leaky_relu(&x)); // the seed's MaxPool(1) here is the identity
+        let x = t("leaky_relu_2", leaky_relu(&x)); // the article's MaxPool(1) here is the identity
         let x = t("dropout_2", dropout(&x, DROPOUT, train));
         let x = t("conv_3", conv_in(&x, &self.conv_3, 1));
         let x = t("max_pool_3", x.max_pool2d_default(2));

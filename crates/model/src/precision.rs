@@ -13,7 +13,7 @@ use tch::{Device, Kind};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
-    /// float32 everywhere (the SPEC's arithmetic).
+    /// float32 everywhere (docs/SPEC.md's arithmetic).
     #[default]
     Fp32,
     /// bfloat16 convolutions and matrix products, float32 everything else.

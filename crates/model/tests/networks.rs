@@ -1,4 +1,4 @@
-//! The networks against the SPEC: parameter counts, shapes, ranges, dropout, initialisers.
+//! The networks against docs/SPEC.md: parameter counts, shapes, ranges, dropout, initialisers.
 
 use model::{stored_parameter_count as parameter_count, Critic, Generator, Upsample};
 use tch::{nn, Device, Kind, Tensor};

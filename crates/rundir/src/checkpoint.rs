@@ -108,18 +108,15 @@ pub fn verify(dir: &Path, required: &[&str]) -> Result<Seal> {
     ensure!(dir.is_dir(), "{} is not a directory", dir.display());
     let sums = dir.join(CHECKSUMS_FILE);
     if !sums.exists() {
-        for name in required {
-            ensure!(
-                dir.join(name).is_file(),
-                "{} is missing (and the checkpoint has no {CHECKSUMS_FILE})",
-                dir.join(name).display()
-            );
-        }
         ensure!(
             dir.join(STATE_FILE).is_file(),
-            "{} holds no {STATE_FILE} nor {CHECKSUMS_FILE}: it is not a complete checkpoint",
+            "{} holds neither {CHECKSUMS_FILE} nor {STATE_FILE}: it is not a complete checkpoint",
             dir.display()
         );
+        for name in required {
+            let path = dir.join(name);
+            ensure!(path.is_file(), "{} is missing (and the checkpoint has no {CHECKSUMS_FILE})", path.display());
+        }
         return Ok(Seal::Unsealed);
     }
     let listed = read_checksums(&sums)?;
@@ -189,7 +186,7 @@ pub fn intact_hint(run_dir: &Path, bad: &Path, required: &[&str]) -> String {
     let aside = bad.with_file_name(format!("damaged-{}", bad.file_name().unwrap_or_default().to_string_lossy()));
     match intact {
         Some((n, d)) => format!(
-            "the newest intact checkpoint is {} (after {n} iterations): move the damaged one aside \
+            "the newest intact checkpoint is {}: move the damaged one aside \
              (mv {} {}) and --resume continues from it, or pass --checkpoint {n} to tools that read one",
             d.display(),
             bad.display(),

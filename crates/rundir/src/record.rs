@@ -27,7 +27,7 @@ pub struct Session {
     /// The commit the binary was built from (`-dirty` when its tree had changes).
     pub git_commit: String,
     pub command: Vec<String>,
-    /// SHA-256 of the judge's weights when this session scored the run (--eval-every).
+    /// SHA-256 of the judge's weights when this session of training scored the run (--eval-every).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge_sha256: Option<String>,
 }

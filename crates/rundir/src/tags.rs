@@ -1,4 +1,4 @@
-//! The TensorBoard tags a run logs (SPEC "What gets logged"), for the writer and every reader.
+//! The TensorBoard tags a run logs (docs/SPEC.md "What gets logged"), for the writer and every reader.
 
 /// The six losses, in the order training reports them.
 pub const LOSS_TAGS: [&str; 6] =

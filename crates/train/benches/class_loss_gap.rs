@@ -1,4 +1,4 @@
-//! How far the two class losses part in the first boost iterations of the seed configuration:
+//! How far the two class losses part in the first boost iterations of the article's configuration:
 //! the exact cross-entropy on the logits (the default) and Keras 2.0's clipped form (what the
 //! article computed, `--as-published`), both evaluated on the same logits at every critic and
 //! generator step. Prints one JSON line per 5 iterations and a summary (the README's figures).

@@ -1,4 +1,4 @@
-//! Where one seed-config generator iteration spends its time, phase by phase (the profile behind
+//! Where one generator iteration of the article's configuration spends its time, phase by phase (the profile behind
 //! the README's performance section): `cargo bench -p train --bench phases [-- --upsample plain --precision bf16]`.
 
 use clap::Parser;

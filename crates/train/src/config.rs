@@ -1,4 +1,4 @@
-//! Every knob of a run, as flags with the article's defaults (SPEC "Constants"), in four groups
+//! Every knob of a run, as flags with the article's defaults (docs/SPEC.md "Constants"), in four groups
 //! that say what a resumed run may change: the `Experiment` (what is computed) never; the
 //! `Cadence` (when it stops, logs, samples, checkpoints, evaluates) and the `Arithmetic` (how
 //! the same function is evaluated) when a flag says so; the `Places` are always where the run is

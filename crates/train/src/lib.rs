@@ -270,7 +270,7 @@ impl Trainer {
         Ok(losses)
     }
 
-    /// The sample grid of SPEC "What gets logged": row r is class r, column j uses the j-th of
+    /// The sample grid of docs/SPEC.md "What gets logged": row r is class r, column j uses the j-th of
     /// ten noise vectors, fixed for the run (drawn from the seed) so grids compare across time.
     pub fn sample_grid(&self) -> ndarray::Array2<u8> {
         tch::manual_seed(iteration_seed(self.experiment.seed, u64::MAX));

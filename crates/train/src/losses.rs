@@ -11,7 +11,7 @@ pub const KERAS_EPSILON: f64 = 1e-7;
 /// TensorFlow: `p = clip(softmax(x), 1e-7, 1 - 1e-7)`, then TF's
 /// `sparse_softmax_cross_entropy_with_logits(labels=y, logits=log p)`, i.e.
 /// `-log p[y] + log sum_j p[j]` per example. It caps near -log(1e-7) = 16.118, and a clipped
-/// probability passes no gradient. Otherwise the exact cross-entropy on the logits (the SPEC's).
+/// probability passes no gradient. Otherwise the exact cross-entropy on the logits (docs/SPEC.md "One generator iteration").
 pub fn class_loss(logits: &Tensor, classes: &Tensor, keras: bool) -> Tensor {
     if !keras {
         return logits.cross_entropy_for_logits(classes);

@@ -1,4 +1,4 @@
-//! RMSprop exactly as Keras 2.0 has it (SPEC): per parameter `a = 0.9a + 0.1g²`,
+//! RMSprop exactly as Keras 2.0 has it (docs/SPEC.md "One generator iteration"): per parameter `a = 0.9a + 0.1g²`,
 //! `p -= lr·g/(√a + 1e-8)`, `a` starting at 0. tch's optimizers differ (alpha 0.99, eps inside
 //! the root in places) and cannot save their state, so this one is written here, and its state
 //! is a set of named tensors that checkpoints carry.

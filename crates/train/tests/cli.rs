@@ -226,3 +226,61 @@ fn precision_switches_on_resume_and_is_recorded() {
         scalars(&runs.path().join("p")).iter().filter(|s| s.0 == rundir::tags::D_LOSS).map(|s| s.1).collect();
     assert_eq!(d_loss, [0, 2, 4, 6]);
 }
+
+#[test]
+fn a_copied_or_moved_run_resumes_where_it_is_and_touches_nothing_else() {
+    let (here, elsewhere) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let six = [&TINY[..], &["--iterations", "6", "--checkpoint-every", "3"]].concat();
+    ok(train(here.path(), "base", &six));
+    ok(train(here.path(), "straight", &[&TINY[..], &["--iterations", "9", "--checkpoint-every", "3"]].concat()));
+    let original = here.path().join("base");
+    let before: Vec<(PathBuf, Vec<u8>)> =
+        walk(&original).into_iter().map(|p| (p.clone(), std::fs::read(&p).unwrap())).collect();
+
+    // A copy under another name and runs directory, resumed there.
+    let copy = elsewhere.path().join("runs/B");
+    std::fs::create_dir_all(elsewhere.path().join("runs")).unwrap();
+    let status = std::process::Command::new("cp").arg("-r").arg(&original).arg(&copy).status().unwrap();
+    assert!(status.success());
+    ok(train(&elsewhere.path().join("runs"), "B", &["--cpu", "--resume", "--iterations", "9"]));
+    let after: Vec<(PathBuf, Vec<u8>)> =
+        walk(&original).into_iter().map(|p| (p.clone(), std::fs::read(&p).unwrap())).collect();
+    assert!(before == after, "resuming the copy changed the original run");
+    assert!(checkpoint_bytes(&copy, 9) == checkpoint_bytes(&here.path().join("straight"), 9));
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(copy.join("config.json")).unwrap()).unwrap();
+    assert_eq!(record["config"]["run"], "B", "the record names the run where it is now");
+
+    // A run moved away from where it was trained resumes too.
+    let moved = elsewhere.path().join("moved");
+    std::fs::create_dir_all(&moved).unwrap();
+    std::fs::rename(&original, moved.join("base")).unwrap();
+    ok(train(&moved, "base", &["--cpu", "--resume", "--iterations", "9"]));
+    assert!(checkpoint_bytes(&moved.join("base"), 9) == checkpoint_bytes(&copy, 9));
+}
+
+#[test]
+fn a_second_interrupt_exits_with_130_at_once() {
+    let runs = tempfile::tempdir().unwrap();
+    for attempt in 0..4 {
+        let run = format!("i{attempt}");
+        let mut child = train_command(
+            runs.path(),
+            &run,
+            &[&TINY[..], &["--iterations", "100000", "--checkpoint-every", "5"]].concat(),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+        // Interrupt in the middle of training: once the first checkpoint exists.
+        let first = runs.path().join(&run).join("checkpoints/5");
+        while !first.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        for _ in 0..2 {
+            let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "attempt {attempt}: {status:?}");
+    }
+}

@@ -84,3 +84,111 @@ fn a_run_killed_anywhere_resumes_to_the_same_bytes() {
         );
     }
 }
+
+/// Rewrites `SHA256SUMS` of a checkpoint after a deliberate edit (as `sha256sum` would), so that
+/// the damage below is one the checksums cannot see.
+fn reseal(checkpoint: &Path) {
+    let sums = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("sha256sum $(ls | grep -v SHA256SUMS) > SHA256SUMS.new && mv SHA256SUMS.new SHA256SUMS")
+        .current_dir(checkpoint)
+        .status()
+        .unwrap();
+    assert!(sums.success());
+}
+
+/// Rewrites the tensors of a safetensors file through `edit`.
+fn edit_tensors(file: &Path, edit: impl Fn(&str, tch::Tensor) -> tch::Tensor) {
+    let tensors: Vec<(String, tch::Tensor)> =
+        tch::Tensor::read_safetensors(file).unwrap().into_iter().map(|(n, t)| (n.clone(), edit(&n, t))).collect();
+    let named: Vec<(&str, &tch::Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    tch::Tensor::write_safetensors(&named, file).unwrap();
+}
+
+/// Every file of a run directory with its bytes.
+fn files(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_damaged_checkpoint_is_refused_and_the_run_resumes_from_the_newest_intact_one() {
+    let runs = tempfile::tempdir().unwrap();
+    ok(train(runs.path(), "straight", &flags()));
+    let straight = end_state(&runs.path().join("straight"));
+    let damages: [(&str, &dyn Fn(&Path)); 7] = [
+        ("a flipped byte", &|c| {
+            let file = c.join("critic.safetensors");
+            let mut bytes = std::fs::read(&file).unwrap();
+            let at = bytes.len() - 100;
+            bytes[at] ^= 0x10;
+            std::fs::write(file, bytes).unwrap();
+        }),
+        ("a truncated file", &|c| {
+            let file = c.join("generator.safetensors");
+            let bytes = std::fs::read(&file).unwrap();
+            std::fs::write(file, &bytes[..bytes.len() / 2]).unwrap();
+        }),
+        ("a missing file", &|c| std::fs::remove_file(c.join("rmsprop_critic.safetensors")).unwrap()),
+        ("a stray newer directory", &|c| std::fs::create_dir(c.with_file_name("28")).unwrap()),
+        ("an edited state, resealed", &|c| {
+            let state = std::fs::read_to_string(c.join("state.json")).unwrap();
+            std::fs::write(
+                c.join("state.json"),
+                state.replace("\"iterations_done\": 20", "\"iterations_done\": 99999"),
+            )
+            .unwrap();
+            reseal(c);
+        }),
+        ("an optimizer state of another shape, resealed", &|c| {
+            edit_tensors(&c.join("rmsprop_critic.safetensors"), |name, t| {
+                if name.ends_with("conv_1.bias") {
+                    tch::Tensor::zeros([7], (t.kind(), t.device()))
+                } else {
+                    t
+                }
+            });
+            reseal(c);
+        }),
+        ("NaN weights, resealed", &|c| {
+            edit_tensors(&c.join("generator.safetensors"), |name, t| {
+                if name.ends_with("dense_1.weight") {
+                    t.fill(f64::NAN)
+                } else {
+                    t
+                }
+            });
+            reseal(c);
+        }),
+    ];
+    for (i, (what, damage)) in damages.iter().enumerate() {
+        let run = format!("damaged{i}");
+        let dir = runs.path().join(&run);
+        let to_20: Vec<&str> = flags().into_iter().map(|f| if f == ITERATIONS { "20" } else { f }).collect();
+        ok(train(runs.path(), &run, &to_20));
+        damage(&dir.join("checkpoints/20"));
+        let before = files(&dir);
+        let refused = train(runs.path(), &run, &["--cpu", "--resume", "--iterations", "24"]);
+        let message = clean_failure(refused);
+        assert!(files(&dir) == before, "{what}: the refused resume changed the run");
+        // The stray directory is newer than checkpoint 20, which stays intact; the rest damage 20.
+        let newest_intact = if what.contains("stray") { "checkpoints/20" } else { "checkpoints/16" };
+        let intact = format!("the newest intact checkpoint is {}", dir.join(newest_intact).display());
+        assert!(message.contains(&intact), "{what}: {message}");
+        // Do what the message says: move the damaged checkpoint aside, then resume.
+        let mv = message.split("(mv ").nth(1).and_then(|m| m.split(')').next()).expect("the message names a mv");
+        let (from, to) = mv.split_once(' ').unwrap();
+        std::fs::rename(from, to).unwrap();
+        ok(train(runs.path(), &run, &["--cpu", "--resume", "--iterations", "24"]));
+        assert!(end_state(&dir) == straight, "{what}: resumed from the intact checkpoint, the run differs");
+    }
+}

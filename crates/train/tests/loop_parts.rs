@@ -36,7 +36,7 @@ fn schedule_boosts_the_first_25_of_every_thousand_and_every_500th() {
     assert_eq!(its, expected);
     assert_eq!(critic_iters(25, 5, 100), 5);
     assert_eq!(critic_iters(999, 7, 100), 7);
-    // The seed's schedule: 20,000 iterations are 150,000 critic iterations... almost: count them.
+    // The article's schedule: 20,000 iterations are 150,000 critic iterations... almost: count them.
     let total: u64 = (0..20_000).map(|it| critic_iters(it, 5, 100)).sum();
     assert_eq!(total, 20 * 25 * 100 + 20 * 100 + (20_000 - 20 * 25 - 20) * 5);
 }
