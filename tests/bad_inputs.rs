@@ -6,16 +6,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "../crates/train/tests/common/mod.rs"]
+mod common;
+use common::{binary, edit_tensors, reseal};
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The workspace's binaries, built by `cargo test --workspace` beside this test's directory.
-fn binary(name: &str) -> PathBuf {
-    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
-    let path = deps.parent().unwrap().join(name);
-    assert!(path.is_file(), "{} is not built (run the tests with --workspace)", path.display());
-    path
 }
 
 /// One row of the table: the command as typed, the exit status, a fragment of the message.
@@ -70,22 +66,6 @@ fn run_in(dir: &Path, words: &[&str]) {
 fn copy_of_done(root: &Path, name: &str) -> PathBuf {
     run_in(root, &["cp", "-r", "runs/done", &format!("runs/{name}")]);
     root.join("runs").join(name)
-}
-
-/// Rewrites a checkpoint's SHA256SUMS after a deliberate edit, as `sha256sum` would.
-fn reseal(checkpoint: &Path) {
-    run_in(
-        checkpoint,
-        &["sh", "-c", "sha256sum $(ls | grep -v SHA256SUMS) > SHA256SUMS.new && mv SHA256SUMS.new SHA256SUMS"],
-    );
-}
-
-/// Rewrites the tensors of a safetensors file through `edit`.
-fn edit_tensors(file: &Path, edit: impl Fn(&str, tch::Tensor) -> tch::Tensor) {
-    let tensors: Vec<(String, tch::Tensor)> =
-        tch::Tensor::read_safetensors(file).unwrap().into_iter().map(|(n, t)| (n.clone(), edit(&n, t))).collect();
-    let named: Vec<(&str, &tch::Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    tch::Tensor::write_safetensors(&named, file).unwrap();
 }
 
 /// Edits a JSON file through `edit`.

@@ -31,3 +31,29 @@ fn the_readme_opens_with_the_two_commands_and_ci_runs_the_test_one() {
     let ci_commands: Vec<&str> = ci.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
     assert!(ci_commands.contains(&"scripts/test"), ".ci/run does not run scripts/test");
 }
+
+/// Every relative link and image in the README and docs/*.md, resolved from the page's directory.
+#[test]
+fn every_link_in_the_readme_and_docs_resolves() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![root.join("README.md")];
+    pages.extend(
+        std::fs::read_dir(root.join("docs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "md")),
+    );
+    let mut checked = 0;
+    for page in pages {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for target in text.split("](").skip(1).filter_map(|rest| rest.split(')').next()) {
+            if target.starts_with("http") || target.starts_with('#') {
+                continue;
+            }
+            let path = page.parent().unwrap().join(target.split('#').next().unwrap());
+            assert!(path.exists(), "{} links to {target}, which does not exist", page.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} links found");
+}

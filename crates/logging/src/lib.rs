@@ -5,7 +5,7 @@ pub mod tensorboard;
 
 pub use png::ColorType;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{ensure, Result};
 use ndarray::{Array2, ArrayView2};
 use std::path::Path;
 
@@ -30,10 +30,8 @@ pub fn write_png(path: &Path, pixels: &[u8], height: usize, width: usize, color:
         "{} values for a {height}x{width}x{channels} image",
         pixels.len()
     );
-    let tmp = path.with_extension("png.partial");
-    let write = || -> Result<()> {
-        let file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        let mut encoder = png::Encoder::new(file, width as u32, height as u32);
+    rundir::atomic::write_with(path, |out| {
+        let mut encoder = png::Encoder::new(out, width as u32, height as u32);
         encoder.set_color(color);
         encoder.set_depth(png::BitDepth::Eight);
         // Plots and grids are committed under docs/results: the smallest encoding is worth the
@@ -41,14 +39,8 @@ pub fn write_png(path: &Path, pixels: &[u8], height: usize, width: usize, color:
         encoder.set_compression(png::Compression::Best);
         encoder.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
         encoder.write_header()?.write_image_data(pixels)?;
-        std::fs::rename(&tmp, path)?;
         Ok(())
-    };
-    let written = write();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.with_context(|| format!("cannot write {}", path.display()))
+    })
 }
 
 /// Reads an 8-bit PNG back as grayscale `[height, width]` (the first channel of RGB, as

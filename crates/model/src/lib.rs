@@ -3,6 +3,34 @@
 //! Both are written top to bottom in Keras's layer order. Parameters live under stable names
 //! (`critic.conv_1.weight`, `generator.dense_2.bias`, ...) that checkpoints carry.
 
+/// The word each variant of an enum has in flags and records (`NAMES`, in declaration order),
+/// with `FromStr` and `Display` by it, so that these enums need no command-line crate.
+macro_rules! named_variants {
+    ($ty:ident, $what:literal, $($variant:ident => $name:literal),+) => {
+        impl $ty {
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<$ty, String> {
+                match s {
+                    $($name => Ok($ty::$variant),)+
+                    _ => Err(format!("'{s}' is not {} ({})", $what, $ty::NAMES.join(", "))),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(match self {
+                    $($ty::$variant => $name),+
+                })
+            }
+        }
+    };
+}
+
 pub mod precision;
 pub mod subpixel;
 pub mod weights;
@@ -176,27 +204,7 @@ pub enum Upsample {
     SubPixel,
 }
 
-impl Upsample {
-    /// The names flags and records use, in declaration order.
-    pub const NAMES: &'static [&'static str] = &["plain", "subpixel"];
-}
-
-impl std::str::FromStr for Upsample {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Upsample, String> {
-        match s {
-            "plain" => Ok(Upsample::Plain),
-            "subpixel" => Ok(Upsample::SubPixel),
-            _ => Err(format!("'{s}' is not an upsampling form ({})", Upsample::NAMES.join(", "))),
-        }
-    }
-}
-
-impl std::fmt::Display for Upsample {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str(Upsample::NAMES[*self as usize])
-    }
-}
+named_variants!(Upsample, "an upsampling form", Plain => "plain", SubPixel => "subpixel");
 
 pub struct Generator {
     embedding: nn::Embedding,

@@ -20,27 +20,9 @@ pub enum Precision {
     Bf16,
 }
 
-impl std::str::FromStr for Precision {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Precision, String> {
-        match s {
-            "fp32" => Ok(Precision::Fp32),
-            "bf16" => Ok(Precision::Bf16),
-            _ => Err(format!("'{s}' is not a precision ({})", Precision::NAMES.join(", "))),
-        }
-    }
-}
-
-impl std::fmt::Display for Precision {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str(Precision::NAMES[*self as usize])
-    }
-}
+named_variants!(Precision, "a precision", Fp32 => "fp32", Bf16 => "bf16");
 
 impl Precision {
-    /// The names flags and records use, in declaration order.
-    pub const NAMES: &'static [&'static str] = &["fp32", "bf16"];
-
     /// The element type of the convolutions and matrix products.
     pub fn kind(self) -> Kind {
         match self {

@@ -10,7 +10,7 @@ fn plan(grid: &[&str], fixed: &[&str], engine: Engine) -> anyhow::Result<Plan> {
 }
 
 fn refusal(result: anyhow::Result<Plan>) -> String {
-    format!("{:#}", result.err().expect("the plan should be refused"))
+    format!("{:#}", result.expect_err("the plan should be refused"))
 }
 
 #[test]

@@ -85,26 +85,6 @@ fn a_run_killed_anywhere_resumes_to_the_same_bytes() {
     }
 }
 
-/// Rewrites `SHA256SUMS` of a checkpoint after a deliberate edit (as `sha256sum` would), so that
-/// the damage below is one the checksums cannot see.
-fn reseal(checkpoint: &Path) {
-    let sums = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("sha256sum $(ls | grep -v SHA256SUMS) > SHA256SUMS.new && mv SHA256SUMS.new SHA256SUMS")
-        .current_dir(checkpoint)
-        .status()
-        .unwrap();
-    assert!(sums.success());
-}
-
-/// Rewrites the tensors of a safetensors file through `edit`.
-fn edit_tensors(file: &Path, edit: impl Fn(&str, tch::Tensor) -> tch::Tensor) {
-    let tensors: Vec<(String, tch::Tensor)> =
-        tch::Tensor::read_safetensors(file).unwrap().into_iter().map(|(n, t)| (n.clone(), edit(&n, t))).collect();
-    let named: Vec<(&str, &tch::Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    tch::Tensor::write_safetensors(&named, file).unwrap();
-}
-
 /// Every file of a run directory with its bytes.
 fn files(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
@@ -120,12 +100,15 @@ fn files(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     out
 }
 
+/// A kind of damage, and what does it to a checkpoint directory.
+type Damage<'a> = (&'a str, &'a dyn Fn(&Path));
+
 #[test]
 fn a_damaged_checkpoint_is_refused_and_the_run_resumes_from_the_newest_intact_one() {
     let runs = tempfile::tempdir().unwrap();
     ok(train(runs.path(), "straight", &flags()));
     let straight = end_state(&runs.path().join("straight"));
-    let damages: [(&str, &dyn Fn(&Path)); 7] = [
+    let damages: [Damage; 7] = [
         ("a flipped byte", &|c| {
             let file = c.join("critic.safetensors");
             let mut bytes = std::fs::read(&file).unwrap();
