@@ -9,8 +9,10 @@ critic frozen with requires_grad=False for the generator step.
 with channels-last models and inputs. On CUDA, fp32 is exact fp32 (TF32 off for both cuBLAS and
 cuDNN) unless --tf32.
 
-Prints one JSON line: seconds per generator iteration (median of --repeats after --warmup) and
-peak RSS. Run by scripts/bench with the setup's Python environment.
+Prints one JSON line: seconds per normal generator iteration (median of --repeats after --warmup),
+seconds per boost iteration (--boost-d-iters critic iterations; median of --boost-repeats), and
+peak RSS. Run by scripts/bench with the setup's Python environment, which projects the whole
+schedule from the two.
 """
 
 import argparse
@@ -137,6 +139,8 @@ def main():
     ap.add_argument("--tf32", action="store_true", help="CUDA: let fp32 products and convolutions use TF32")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--boost-d-iters", type=int, default=100)
+    ap.add_argument("--boost-repeats", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(777)
@@ -155,14 +159,15 @@ def main():
         autocast = contextlib.nullcontext
     opt_g = torch.optim.RMSprop(G.parameters(), lr=5e-5, alpha=0.9, eps=1e-8)
     opt_d = torch.optim.RMSprop(D.parameters(), lr=5e-5, alpha=0.9, eps=1e-8)
-    times = []
-    for k in range(args.warmup + args.repeats):
+    def timed(d_iters):
         t = time.perf_counter()
-        iteration(G, D, opt_g, opt_d, X, Y, args.batch_size, args.d_iters, 0.01, autocast)
+        iteration(G, D, opt_g, opt_d, X, Y, args.batch_size, d_iters, 0.01, autocast)
         if dev.type == "cuda":
             torch.cuda.synchronize()
-        if k >= args.warmup:
-            times.append(time.perf_counter() - t)
+        return time.perf_counter() - t
+
+    times = [timed(args.d_iters) for _ in range(args.warmup + args.repeats)][args.warmup:]
+    boost = [timed(args.boost_d_iters) for _ in range(args.boost_repeats)]
     print(json.dumps({
         "implementation": f"pytorch-eager-reference-{args.precision}" + ("-tf32" if args.tf32 else ""),
         "device": args.device,
@@ -172,6 +177,7 @@ def main():
         "critic_iters": args.d_iters,
         "seconds_per_iteration": statistics.median(times),
         "all_seconds": times,
+        "seconds_per_boost_iteration": statistics.median(boost) if boost else None,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
 

@@ -14,6 +14,7 @@ use anyhow::Result;
 /// libtorch error the flags' checks did not foresee: tch panics on those) is reported the same
 /// way, as one line without libtorch's C++ stack frames.
 pub fn main(body: impl FnOnce() -> Result<()>) -> ! {
+    keep_freed_memory();
     std::panic::set_hook(Box::new(|info| {
         let payload = info.payload();
         let text = payload
@@ -33,6 +34,19 @@ pub fn main(body: impl FnOnce() -> Result<()>) -> ! {
         Err(_) => 1, // the hook has said what happened
     };
     std::process::exit(code)
+}
+
+/// Keeps freed memory in the process for the next allocation of the same size. Training
+/// allocates and frees the same activation tensors every step; glibc's defaults return large
+/// blocks to the system on free (mmap below a dynamic threshold, trimming above 128 KB), so every
+/// step paid page faults for all of them again. Blocks up to glibc's maximum threshold (32 MiB on
+/// 64-bit) now come from the heap, which is not trimmed.
+pub fn keep_freed_memory() {
+    // SAFETY: mallopt only sets allocator parameters; it is called before any thread allocates.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
 }
 
 /// Ends the process at once with `code`, from any thread (a signal handler's included): no

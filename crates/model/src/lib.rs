@@ -31,6 +31,7 @@ macro_rules! named_variants {
     };
 }
 
+pub mod masks;
 pub mod precision;
 pub mod subpixel;
 pub mod weights;
@@ -47,6 +48,8 @@ pub const CLASSES: i64 = 10;
 /// Keras's LeakyReLU default, which the article uses (tch's default is 0.01).
 pub const LEAKY_SLOPE: f64 = 0.3;
 pub const DROPOUT: f64 = 0.3;
+/// Images per call of `Generator::generate`.
+const GENERATE_CHUNK: i64 = 100;
 const CONV_INIT: nn::Init = nn::Init::Randn { mean: 0.0, stdev: 0.02 };
 
 /// LeakyReLU with the article's slope. tch exposes leaky_relu only with its 0.01 default; PReLU with
@@ -56,10 +59,9 @@ pub fn leaky_relu(x: &Tensor) -> Tensor {
 }
 
 /// Inverted dropout: zero each element with probability `p`, scale the rest by `1/(1-p)`, in
-/// training only. On the CPU the mask is drawn as `uniform >= p` (the same Bernoulli(1-p) masks as
-/// libtorch's dropout, whose CPU bernoulli_ is 2.3x slower and was half the critic's forward);
-/// on CUDA libtorch's fused kernel is the faster one. The uniforms are fp32 in `x`'s layout
-/// whatever `x`'s precision, so bf16 and fp32 runs of one seed drop the same units.
+/// training only. On the CPU the masks come from `masks` (the same Bernoulli draws, several times
+/// faster than libtorch's serial generator, the same for fp32 and bf16 activations of one seed);
+/// on CUDA libtorch's fused kernel is the faster one.
 pub fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
     if !train {
         return x.shallow_clone();
@@ -67,8 +69,7 @@ pub fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
     if x.device().is_cuda() {
         return x.dropout(p, true);
     }
-    let uniform = Tensor::empty_strided(x.size(), x.stride(), (Kind::Float, x.device())).uniform_(0.0, 1.0);
-    x * (uniform.ge(p) * (1.0 / (1.0 - p))).to_kind(x.kind())
+    x * masks::keep_scaled(x, p)
 }
 
 /// The same NCHW tensor laid out channels-last (NHWC in memory). tch has no memory-format API,
@@ -274,12 +275,17 @@ impl Generator {
             + conv_parameters(128, 1, 2)
     }
 
-    /// Many images without autograd, in chunks of 500 so that memory stays bounded (the critic
+    /// Many images without autograd, in chunks of 100 (the batch size) so that memory stays
+    /// bounded and every activation fits the blocks the allocator keeps (the critic
     /// loop's 10,000 fakes of a boost iteration, evaluation samples).
     pub fn generate(&self, z: &Tensor, class: &Tensor) -> Tensor {
         let _guard = tch::no_grad_guard();
-        let chunks: Vec<Tensor> =
-            z.split(500, 0).iter().zip(class.split(500, 0)).map(|(z, c)| self.forward(z, &c)).collect();
+        let chunks: Vec<Tensor> = z
+            .split(GENERATE_CHUNK, 0)
+            .iter()
+            .zip(class.split(GENERATE_CHUNK, 0))
+            .map(|(z, c)| self.forward(z, &c))
+            .collect();
         Tensor::cat(&chunks, 0)
     }
 

@@ -154,3 +154,25 @@ fn channels_last_is_the_same_tensor() {
     assert_eq!(y.stride(), [60, 1, 15, 3]);
     assert!(y.equal(&x));
 }
+
+#[test]
+fn dropout_masks_are_bernoulli_the_same_in_both_precisions_and_reproducible() {
+    let x = Tensor::ones([64, 32, 14, 14], (Kind::Float, Device::Cpu));
+    let x = model::channels_last(&x);
+    let drop = |x: &Tensor, seed: i64| {
+        tch::manual_seed(seed);
+        model::dropout(x, model::DROPOUT, true)
+    };
+    let (a, b, c) = (drop(&x, 5), drop(&x, 5), drop(&x, 6));
+    assert!(a.equal(&b), "the same seed draws the same mask");
+    assert!(!a.equal(&c), "another seed draws another mask");
+    assert_eq!(a.stride(), x.stride(), "the output keeps the input's layout");
+    let kept = a.ne(0.0).to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
+    let n = x.numel() as f64;
+    // Binomial(n, 0.7): the standard deviation of the kept fraction is sqrt(0.21 / n) = 0.0011.
+    assert!((kept - 0.7).abs() < 5.0 * (0.21f64 / n).sqrt(), "kept {kept}");
+    let scale = a.max().double_value(&[]);
+    assert_eq!(scale, (1.0f64 / 0.7) as f32 as f64, "kept units are scaled by 1/(1-p)");
+    let bf16 = drop(&x.to_kind(Kind::BFloat16), 5);
+    assert!(bf16.ne(0.0).equal(&a.ne(0.0)), "bf16 and fp32 activations of one seed drop the same units");
+}

@@ -27,6 +27,7 @@ fn time(name: &str, n: u32, mut f: impl FnMut()) {
 
 fn main() {
     let mut args = Args::parse();
+    cli::keep_freed_memory();
     args.config.apply_threads();
     let (e, a) = (&args.config.experiment, &args.config.arithmetic);
     let cpu = (Kind::Float, Device::Cpu);
@@ -40,6 +41,13 @@ fn main() {
     time("fakes: G forward, 5 batches, no autograd", 3, || drop(t.generator().generate(&z, &c)));
     let x = Tensor::rand([b, 1, 28, 28], cpu);
     let y = c.narrow(0, 0, b);
+    let activations: Vec<Tensor> = [[b, 32, 14, 14], [b, 64, 14, 14], [b, 128, 7, 7], [b, 256, 7, 7]]
+        .iter()
+        .map(|s| model::channels_last(&Tensor::ones(*s, cpu).to_kind(a.precision.kind())))
+        .collect();
+    time("dropout masks of the critic's four layers", 10, || {
+        activations.iter().for_each(|x| drop(model::masks::keep_scaled(x, model::DROPOUT)))
+    });
     time("critic forward, dropout on", 10, || drop(t.critic().forward(&x, true)));
     time("critic forward, dropout off", 10, || drop(t.critic().forward(&x, false)));
     time("critic step (forward, backward, RMSprop) x1", 10, || drop(t.critic_step(&x, &y, -1.0, &mut |_, _| {})));

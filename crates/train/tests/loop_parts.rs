@@ -147,3 +147,66 @@ fn one_iteration_reports_finite_losses_of_its_critic_iterations() {
     assert!((losses.values()[1] - 10f64.ln()).abs() < 0.1, "{:?}", losses.values());
     assert_eq!(losses.d_loss(), -losses.values()[0] - losses.values()[2]);
 }
+
+#[test]
+fn the_fused_rmsprop_step_agrees_with_the_tensor_operators() {
+    tch::manual_seed(11);
+    let vs = nn::VarStore::new(Device::Cpu);
+    // Sizes around the fused step's chunking, and a gradient laid out channels-last.
+    let init =
+        [Tensor::randn([70_001], (Kind::Float, Device::Cpu)), Tensor::randn([8, 3, 5, 5], (Kind::Float, Device::Cpu))];
+    for (i, t) in init.iter().enumerate() {
+        let _ = vs.root().var_copy(&format!("p{i}"), t);
+    }
+    let mut opt = RmsProp::new(&vs, 5e-5);
+    let (mut p_ref, mut a_ref): (Vec<Tensor>, Vec<Tensor>) = init.iter().map(|t| (t.copy(), t.zeros_like())).unzip();
+    for _ in 0..3 {
+        let grads: Vec<Tensor> = init.iter().map(|t| t.randn_like() * 1e-3).collect();
+        let grads = vec![grads[0].shallow_clone(), grads[1].permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])];
+        opt.step(&grads);
+        for ((p, a), g) in p_ref.iter_mut().zip(&mut a_ref).zip(&grads) {
+            *a = &*a * 0.9 + g.square() * (1.0 - 0.9);
+            *p = &*p - g * 5e-5 / (a.sqrt() + 1e-8);
+        }
+    }
+    // The fused step rounds each float operation correctly; libtorch's vectorised square root is
+    // within an ulp of that, so the two may part in the last bit of a step's size, no more.
+    let mut sorted: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((name, p), want) in sorted.iter().zip(&p_ref) {
+        // One ulp of the parameter, plus one of each of the three steps (at most lr·√10 each).
+        let ulp = (want.abs() + 3.0 * 5e-5 * 10f64.sqrt()) * f32::EPSILON as f64;
+        let within = (p - want).abs().le_tensor(&ulp).all().int64_value(&[]) == 1;
+        assert!(within, "{name}: the fused step parts from the operators by more than the last bit");
+        assert!(!p.equal(&init[if name == "p0" { 0 } else { 1 }]), "{name} did not move");
+    }
+    for (a, want) in opt.accumulators().iter().zip(&a_ref) {
+        assert!(a.equal(want), "an accumulator differs: no square root enters it");
+    }
+}
+
+#[test]
+fn the_schedule_counts_boosts_without_walking_and_projects_from_both_kinds() {
+    use train::schedule::{counts, is_boost, project, Timing};
+    assert_eq!(counts(0, 20_000), (520, 19_480));
+    for (from, to) in [(0, 1), (24, 26), (499, 501), (500, 1000), (999, 1026), (1234, 5678), (7, 7), (9, 3)] {
+        let boosts = (from..to.max(from)).filter(|&it| is_boost(it)).count() as u64;
+        assert_eq!(counts(from, to), (boosts, to.max(from) - from - boosts), "{from}..{to}");
+    }
+    assert_eq!(project(0, 20_000, 30.0, 2.5), 520.0 * 30.0 + 19_480.0 * 2.5);
+
+    // After the first (boost) iteration alone, normal ones are estimated from the critic
+    // iterations: the ETA is hours, not the hundreds a constant rate would say.
+    let mut timing = Timing::new(5, 100);
+    assert_eq!(timing.remaining(0, 20_000), None);
+    timing.record(0, 30.0);
+    let (boost, normal) = timing.per_iteration().unwrap();
+    assert_eq!(boost, 30.0);
+    assert!(normal > 1.5 && normal < 4.0, "{normal}");
+    let eta_hours = timing.remaining(1, 20_000).unwrap() / 3600.0;
+    assert!(eta_hours > 10.0 && eta_hours < 25.0, "{eta_hours}");
+    // Once both kinds are measured, their means are used as they are.
+    timing.record(25, 2.0);
+    timing.record(26, 3.0);
+    assert_eq!(timing.per_iteration(), Some((30.0, 2.5)));
+}
