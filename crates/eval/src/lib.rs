@@ -232,6 +232,27 @@ pub fn score_images(j: &LoadedJudge, images: &Tensor, classes: &Tensor) -> Resul
     })
 }
 
+/// The generator of a run's checkpoint after `iteration` iterations (None: the newest), verified
+/// and checked; a checkpoint that fails is refused, naming the newest intact one.
+pub fn load_generator(
+    run_dir: &Path,
+    iteration: Option<u64>,
+    device: Device,
+    precision: model::Precision,
+) -> Result<(u64, nn::VarStore, Generator)> {
+    use rundir::checkpoint::{find, intact_hint, GENERATOR_FILE};
+    let (done, dir, _) = find(run_dir, iteration, &[GENERATOR_FILE])?;
+    let (vs, generator) = Generator::load(&dir.join(GENERATOR_FILE), device, model::Upsample::SubPixel, precision)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{e:#}. Checkpoint {} cannot be used; {}",
+                dir.display(),
+                intact_hint(run_dir, &dir, &[GENERATOR_FILE])
+            )
+        })?;
+    Ok((done, vs, generator))
+}
+
 /// `n` images from `generator`, `n / 10` of each class, from noise seeded by `seed`.
 pub fn generate_balanced(generator: &Generator, n: i64, seed: i64, device: Device) -> Result<(Tensor, Tensor)> {
     ensure!(n > 0 && n % 10 == 0, "the number of samples ({n}) must be a positive multiple of 10 (equal per class)");

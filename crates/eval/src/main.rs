@@ -5,9 +5,8 @@ use clap::{Parser, Subcommand};
 use cli::DeviceArgs;
 use data::{Dataset, Split};
 use eval::{fid, plot, JudgeConfig, JudgeRecord, Scores};
-use model::{Generator, Precision, Upsample};
-use rundir::checkpoint::{self, GENERATOR_FILE};
-use std::path::PathBuf;
+use model::Precision;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(about = "Judge classifier, conditional accuracy and FID for WGAN-ACGAN runs")]
@@ -112,72 +111,84 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let judge_dir = cli.judge_dir.clone();
     match cli.command {
-        Command::TrainJudge { config, force } => {
-            rundir::output::check_dir(&judge_dir, "a judge")?;
-            if judge_dir.join(eval::JUDGE_FILE).exists() && !force {
-                bail!("{} already holds a judge; pass --force to replace it", judge_dir.display());
-            }
-            let holds_other_files = std::fs::read_dir(&judge_dir).is_ok_and(|mut d| d.next().is_some())
-                && !judge_dir.join(eval::RECORD_FILE).is_file();
-            ensure!(
-                !holds_other_files && (judge_dir.is_dir() || !judge_dir.exists()),
-                "{} exists and is not a judge directory; a new judge replaces its directory whole, so choose another --judge-dir",
-                judge_dir.display()
-            );
-            let device = cli.device.device()?;
-            let (train, test) = Dataset::train_and_test(&cli.data_dir, device)?;
-            let started = std::time::Instant::now();
-            let (vs, judge, test_accuracy) = eval::train_judge(&config, &train, &test)?;
-            let train_seconds = started.elapsed().as_secs_f64();
-            println!("judge test accuracy: {:.2}% ({train_seconds:.0} s)", 100.0 * test_accuracy);
-            if test_accuracy < 0.99 {
-                bail!("the judge reached {:.2}% < 99.0% and was not saved; try more --epochs", 100.0 * test_accuracy);
-            }
-            let test_stats = fid::Stats::of(&judge.run(&test.images).0);
-            let fid_real = fid::frechet_distance(&fid::Stats::of(&judge.run(&train.images).0), &test_stats);
-            let record = JudgeRecord { config, test_accuracy, fid_real, train_seconds };
-            eval::save_judge(&judge_dir, &vs, &record, &test_stats)?;
-            println!("saved {} (fid_real, train 60k vs test 10k: {fid_real:.3})", judge_dir.display());
-            Ok(())
-        }
+        Command::TrainJudge { config, force } => train_judge(&cli.judge_dir, &cli.data_dir, &cli.device, config, force),
         Command::Plot { run, all, out, force, smoothing, until } => {
             plot(&cli.runs_dir, run, all, out, force, smoothing, until)
         }
         Command::Score { run, checkpoint, n, seed, real, precision } => {
-            // Images, and the judge's features and logits of them, are all held at once.
-            let per_sample = 28.0 * 28.0 * 4.0 + (eval::FEATURES as f64 + 10.0) * 4.0 * 2.0;
-            cli::memory::ensure_available(&format!("scoring {n} samples"), n as f64 * per_sample + 500e6)?;
-            let device = cli.device.device()?;
-            let judge = eval::load_judge(&judge_dir, device)?;
-            let (what, scores) = if real {
-                let test = Dataset::split(&cli.data_dir, Split::Test, device)?;
-                ("real MNIST test images".to_string(), eval::score_images(&judge, &test.images, &test.labels)?)
-            } else {
-                let run_dir = cli.runs_dir.join(&run);
-                let (iteration, dir, _) = checkpoint::find(&run_dir, checkpoint, &[GENERATOR_FILE])?;
-                let (_vs, generator) =
-                    Generator::load(&dir.join(GENERATOR_FILE), device, Upsample::SubPixel, precision).map_err(|e| {
-                        anyhow::anyhow!(
-                            "{e:#}. Checkpoint {} cannot be used; {}",
-                            dir.display(),
-                            checkpoint::intact_hint(&run_dir, &dir, &[GENERATOR_FILE])
-                        )
-                    })?;
-                let (images, classes) = eval::generate_balanced(&generator, n, seed, device)?;
-                (format!("run {run} after {iteration} iterations"), eval::score_images(&judge, &images, &classes)?)
-            };
-            print_scores(&what, &scores, &judge);
-            let mut json = serde_json::to_value(&scores)?;
-            json["what"] = what.into();
-            json["fid_real"] = judge.record.fid_real.into();
-            json["judge_test_accuracy"] = judge.record.test_accuracy.into();
-            json["judge_sha256"] = judge.sha256.clone().into();
-            println!("{json}");
-            Ok(())
+            let what = (!real).then(|| (cli.runs_dir.join(&run), checkpoint));
+            score(&cli.judge_dir, &cli.data_dir, &cli.device, what, n, seed, precision)
         }
     }
+}
+
+/// Trains a judge into `judge_dir`, which must be new or a judge's directory.
+fn train_judge(judge_dir: &Path, data_dir: &Path, device: &DeviceArgs, config: JudgeConfig, force: bool) -> Result<()> {
+    rundir::output::check_dir(judge_dir, "a judge")?;
+    if judge_dir.join(eval::JUDGE_FILE).exists() && !force {
+        bail!("{} already holds a judge; pass --force to replace it", judge_dir.display());
+    }
+    let holds_other_files = std::fs::read_dir(judge_dir).is_ok_and(|mut d| d.next().is_some())
+        && !judge_dir.join(eval::RECORD_FILE).is_file();
+    ensure!(
+        !holds_other_files && (judge_dir.is_dir() || !judge_dir.exists()),
+        "{} exists and is not a judge directory; a new judge replaces its directory whole, so choose another --judge-dir",
+        judge_dir.display()
+    );
+    let device = device.device()?;
+    let (train, test) = Dataset::train_and_test(data_dir, device)?;
+    let started = std::time::Instant::now();
+    let (vs, judge, test_accuracy) = eval::train_judge(&config, &train, &test)?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    println!("judge test accuracy: {:.2}% ({train_seconds:.0} s)", 100.0 * test_accuracy);
+    if test_accuracy < 0.99 {
+        bail!("the judge reached {:.2}% < 99.0% and was not saved; try more --epochs", 100.0 * test_accuracy);
+    }
+    let test_stats = fid::Stats::of(&judge.run(&test.images).0);
+    let fid_real = fid::frechet_distance(&fid::Stats::of(&judge.run(&train.images).0), &test_stats);
+    let record = JudgeRecord { config, test_accuracy, fid_real, train_seconds };
+    eval::save_judge(judge_dir, &vs, &record, &test_stats)?;
+    println!("saved {} (fid_real, train 60k vs test 10k: {fid_real:.3})", judge_dir.display());
+    Ok(())
+}
+
+/// Scores `n` samples of a run's checkpoint (`run`: its directory and iteration, None for the
+/// newest), or the real test images (`run` None), and prints the scores and one JSON line.
+fn score(
+    judge_dir: &Path,
+    data_dir: &Path,
+    device: &DeviceArgs,
+    run: Option<(PathBuf, Option<u64>)>,
+    n: i64,
+    seed: i64,
+    precision: Precision,
+) -> Result<()> {
+    // Images, and the judge's features and logits of them, are all held at once.
+    let per_sample = 28.0 * 28.0 * 4.0 + (eval::FEATURES as f64 + 10.0) * 4.0 * 2.0;
+    cli::memory::ensure_available(&format!("scoring {n} samples"), n as f64 * per_sample + 500e6)?;
+    let device = device.device()?;
+    let judge = eval::load_judge(judge_dir, device)?;
+    let (what, scores) = match run {
+        None => {
+            let test = Dataset::split(data_dir, Split::Test, device)?;
+            ("real MNIST test images".to_string(), eval::score_images(&judge, &test.images, &test.labels)?)
+        }
+        Some((run_dir, checkpoint)) => {
+            let (iteration, _vs, generator) = eval::load_generator(&run_dir, checkpoint, device, precision)?;
+            let (images, classes) = eval::generate_balanced(&generator, n, seed, device)?;
+            let name = run_dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            (format!("run {name} after {iteration} iterations"), eval::score_images(&judge, &images, &classes)?)
+        }
+    };
+    print_scores(&what, &scores, &judge);
+    let mut json = serde_json::to_value(&scores)?;
+    json["what"] = what.into();
+    json["fid_real"] = judge.record.fid_real.into();
+    json["judge_test_accuracy"] = judge.record.test_accuracy.into();
+    json["judge_sha256"] = judge.sha256.clone().into();
+    println!("{json}");
+    Ok(())
 }
 
 /// Run names under `runs_dir`: the directories holding a run record.

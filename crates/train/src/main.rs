@@ -6,7 +6,7 @@ use data::Dataset;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use train::config::Config;
 use train::session::{Outcome, TrainingSession};
-use train::{checkpoint, run, RecentLosses, Trainer};
+use train::{run, Trainer};
 
 /// Train the WGAN-ACGAN of the 2017 Keras article on MNIST (defaults: the article's settings).
 ///
@@ -45,42 +45,12 @@ fn train(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
     cfg.apply_threads();
     cli::memory::ensure_available("training with these settings", train::memory_needed(&cfg))?;
     let judge = (cfg.cadence.eval_every > 0).then(|| eval::load_judge(&cfg.places.judge_dir, device)).transpose()?;
-    let judge_sha256 = judge.as_ref().map(|j| j.sha256.clone());
     let data = Dataset::gan_training_set(&cfg.places.data_dir, device)?;
-    let mut trainer = Trainer::new(&cfg.experiment, &cfg.arithmetic, data, device);
-    let (lock, done, recent) = match record {
-        None => (run::create(&cfg, run::session(0, device, judge_sha256))?, 0, RecentLosses::default()),
-        Some(record) => {
-            let opened = run::open(&cfg, &record, judge_sha256.as_deref())?;
-            let (done, recent) = match &opened.checkpoint {
-                Some((done, dir)) => {
-                    let recent = checkpoint::load(&mut trainer, &cfg.run_dir(), dir, *done)?;
-                    println!("resuming {} from {} ({done} iterations done)", cfg.run_dir().display(), dir.display());
-                    (*done, recent)
-                }
-                None => {
-                    println!(
-                        "{} has no checkpoint yet: starting it from iteration 0 with its recorded settings",
-                        cfg.run_dir().display()
-                    );
-                    (0, RecentLosses::default())
-                }
-            };
-            run::add_session(record, &cfg, run::session(done, device, judge_sha256))?;
-            (opened.lock, done, recent)
-        }
-    };
-    if device.is_cuda() {
-        model::precision::configure_cuda(cfg.arithmetic.tf32);
-    }
-    if let Some(note) = cfg.arithmetic.precision.notice(device) {
-        eprintln!("{note}");
-    }
+    let trainer = Trainer::new(&cfg.experiment, &cfg.arithmetic, data, device);
+    let session = TrainingSession::open(cfg, record, trainer, judge, device)?;
     install_interrupt_handler()?;
-    let (run_dir, iterations) = (cfg.run_dir(), cfg.cadence.iterations);
-    let session = TrainingSession::start(cfg, trainer, judge, lock, done, recent)?;
     match session.run(|| INTERRUPTS.load(Ordering::SeqCst) > 0)? {
-        Outcome::Complete => {
+        Outcome::Complete { run_dir, iterations } => {
             println!("{}: {iterations} of {iterations} iterations done", run_dir.display());
             Ok(())
         }

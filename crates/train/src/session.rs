@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::schedule::{critic_iters, Timing};
-use crate::{checkpoint, RecentLosses, Trainer};
+use crate::{checkpoint, run, RecentLosses, Trainer};
 use anyhow::{Context, Result};
 use eval::LoadedJudge;
 use logging::{progress::Progress, tensorboard::EventWriter};
@@ -14,7 +14,7 @@ use std::time::Instant;
 /// How a session ended.
 pub enum Outcome {
     /// All the run's iterations are done.
-    Complete,
+    Complete { run_dir: PathBuf, iterations: u64 },
     /// Stopped early (Ctrl-C, SIGTERM) after `done` iterations; the checkpoint written on the way
     /// out.
     Interrupted { done: u64, checkpoint: PathBuf },
@@ -36,17 +36,59 @@ pub struct TrainingSession {
 }
 
 impl TrainingSession {
+    /// The session that trains the run of `cfg`: a new run (no `record`) is created; an existing
+    /// one is locked and continues from its newest checkpoint (or from the start, with its
+    /// recorded settings, if it has none), and this session is added to its record.
+    pub fn open(
+        cfg: Config,
+        record: Option<run::Record>,
+        mut trainer: Trainer,
+        judge: Option<LoadedJudge>,
+        device: tch::Device,
+    ) -> Result<TrainingSession> {
+        let judge_sha256 = judge.as_ref().map(|j| j.sha256.clone());
+        let run_dir = cfg.run_dir();
+        let Some(record) = record else {
+            let lock = run::create(&cfg, run::session(0, device, judge_sha256))?;
+            return TrainingSession::start(cfg, trainer, judge, lock, 0, RecentLosses::default(), device);
+        };
+        let opened = run::open(&cfg, &record, judge_sha256.as_deref())?;
+        let (done, recent) = match &opened.checkpoint {
+            Some((done, dir)) => {
+                let recent = checkpoint::load(&mut trainer, &run_dir, dir, *done)?;
+                println!("resuming {} from {} ({done} iterations done)", run_dir.display(), dir.display());
+                (*done, recent)
+            }
+            None => {
+                println!(
+                    "{} has no checkpoint yet: starting it from iteration 0 with its recorded settings",
+                    run_dir.display()
+                );
+                (0, RecentLosses::default())
+            }
+        };
+        run::add_session(record, &cfg, run::session(done, device, judge_sha256))?;
+        TrainingSession::start(cfg, trainer, judge, opened.lock, done, recent, device)
+    }
+
     /// Continues the run of `cfg` from `done` iterations (0 for a new run), with the recent losses
     /// its checkpoint recorded. Opens a new event file, which makes TensorBoard drop whatever an
     /// earlier process logged past `done`.
-    pub fn start(
+    fn start(
         cfg: Config,
         trainer: Trainer,
         judge: Option<LoadedJudge>,
         lock: Lock,
         done: u64,
         recent: RecentLosses,
+        device: tch::Device,
     ) -> Result<TrainingSession> {
+        if device.is_cuda() {
+            model::precision::configure_cuda(cfg.arithmetic.tf32);
+        }
+        if let Some(note) = cfg.arithmetic.precision.notice(device) {
+            eprintln!("{note}");
+        }
         let run_dir = cfg.run_dir();
         std::fs::create_dir_all(run_dir.join(rundir::SAMPLES_DIR))
             .with_context(|| format!("cannot create {}", run_dir.join(rundir::SAMPLES_DIR).display()))?;
@@ -174,6 +216,6 @@ impl TrainingSession {
         if self.done < self.cfg.cadence.iterations {
             return Ok(Outcome::Interrupted { done: self.done, checkpoint: self.checkpoint()? });
         }
-        Ok(Outcome::Complete)
+        Ok(Outcome::Complete { run_dir: self.run_dir, iterations: self.cfg.cadence.iterations })
     }
 }

@@ -35,24 +35,23 @@ fn finish(runs: &Path, run: &str) -> EndState {
     end_state(&dir)
 }
 
-/// Starts the run and returns once its directory is created (its config.json exists), so that
-/// the clock of a timed kill measures training, not the start-up, whose length varies by machine.
-fn start(runs: &Path, run: &str) -> (std::process::Child, std::time::Instant) {
+/// Starts the run and returns once its directory is created (its config.json exists), so that a
+/// kill lands in the training, not in the start-up, whose length varies by machine.
+fn start(runs: &Path, run: &str) -> std::process::Child {
     let mut child = train_command(runs, run, &flags()).stdout(std::process::Stdio::null()).spawn().unwrap();
     let config = runs.join(run).join(rundir::CONFIG_FILE);
     while !config.exists() {
         assert!(child.try_wait().unwrap().is_none(), "{run} ended before creating its run directory");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    (child, std::time::Instant::now())
+    child
 }
 
 #[test]
 fn a_run_killed_anywhere_resumes_to_the_same_bytes() {
     let runs = tempfile::tempdir().unwrap();
-    let (mut child, created) = start(runs.path(), "straight");
+    let mut child = start(runs.path(), "straight");
     assert!(child.wait().unwrap().success());
-    let training = created.elapsed();
     let straight = end_state(&runs.path().join("straight"));
 
     // Killed while creating its directory: no run yet, and a fresh start is no dead end.
@@ -71,16 +70,27 @@ fn a_run_killed_anywhere_resumes_to_the_same_bytes() {
         assert!(finish(runs.path(), &run) == straight, "killed at {point}, resumed: differs from the straight run");
     }
 
-    // At moments spread over the training by the clock (SIGKILL), from 20% to 70% of its duration.
-    for (i, fraction) in [0.2, 0.45, 0.7].iter().enumerate() {
+    // At moments spread over the training (SIGKILL): a fraction of the way from one checkpoint to
+    // the next, clocked by this run's own pace between its previous two checkpoints, so that the
+    // kill lands in the training whatever else the machine is doing.
+    for (i, (after, fraction)) in [(8, 0.2), (12, 0.45), (16, 0.7)].into_iter().enumerate() {
         let run = format!("timed{i}");
-        let (mut child, _) = start(runs.path(), &run);
-        std::thread::sleep(training.mul_f64(*fraction));
+        let mut child = start(runs.path(), &run);
+        let checkpoints = runs.path().join(&run).join("checkpoints");
+        let appeared = |k: u64| {
+            while !checkpoints.join(k.to_string()).exists() {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            std::time::Instant::now()
+        };
+        let previous = appeared(after - 4);
+        let pace = appeared(after) - previous;
+        std::thread::sleep(pace.mul_f64(fraction));
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(
             finish(runs.path(), &run) == straight,
-            "SIGKILL at {fraction} of the training, resumed: differs from the straight run"
+            "SIGKILL {fraction} of the way after checkpoint {after}, resumed: differs from the straight run"
         );
     }
 }

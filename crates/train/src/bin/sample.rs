@@ -3,8 +3,7 @@
 use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use cli::DeviceArgs;
-use model::{Generator, Precision, Upsample};
-use rundir::checkpoint::{self, GENERATOR_FILE};
+use model::Precision;
 use std::path::{Path, PathBuf};
 use tch::{Kind, Tensor};
 
@@ -67,21 +66,13 @@ fn sample(cli: Cli) -> Result<()> {
     );
     let device = cli.device.device()?;
     let run_dir = cli.runs_dir.join(&cli.run);
-    let (iteration, dir, _) = checkpoint::find(&run_dir, cli.checkpoint, &[GENERATOR_FILE])?;
+    let (iteration, _vs, generator) = eval::load_generator(&run_dir, cli.checkpoint, device, cli.precision)?;
     let suffix = cli.class.map(|k| format!("_class{k}")).unwrap_or_default();
     let out = cli.out.clone().unwrap_or_else(|| run_dir.join(format!("samples/sample_{iteration:07}{suffix}.png")));
     rundir::output::check(&out, cli.force, ours)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    let (_vs, generator) = Generator::load(&dir.join(GENERATOR_FILE), device, Upsample::SubPixel, cli.precision)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{e:#}. Checkpoint {} cannot be used; {}",
-                dir.display(),
-                checkpoint::intact_hint(&run_dir, &dir, &[GENERATOR_FILE])
-            )
-        })?;
     let z_size = generator.z_size();
     tch::manual_seed(cli.seed);
     let n = cli.n;
@@ -103,6 +94,7 @@ fn sample(cli: Cli) -> Result<()> {
     let grid = train::grid::tile(&Tensor::cat(&[images, blank], 0), rows, cols);
     logging::write_gray_png(&out, &grid.view())?;
     let (h, w) = grid.dim();
-    println!("wrote {} ({w}x{h}, {} images, checkpoint {})", out.display(), cli.n, dir.display());
+    let checkpoint = rundir::checkpoint::dir(&run_dir).join(iteration.to_string());
+    println!("wrote {} ({w}x{h}, {} images, checkpoint {})", out.display(), cli.n, checkpoint.display());
     Ok(())
 }
