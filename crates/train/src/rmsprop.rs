@@ -95,8 +95,9 @@ pub fn minimize_jointly(loss: &Tensor, optimizers: &mut [&mut RmsProp]) {
 /// nine passes and their temporaries (RMSprop of G's 8.2M parameters took 62 ms; tch has no fused
 /// optimizer step to call). It computes exactly what those operators compute: the same float
 /// operations in the same order, each correctly rounded (no fused multiply-add), with the
-/// constants converted to float as libtorch converts scalars; `tests/loop_parts.rs` checks the two
-/// bit for bit.
+/// constants converted to float as libtorch converts scalars. `tests/loop_parts.rs` checks the two:
+/// the accumulators bit for bit, the parameters to within the ulp by which libtorch's square root
+/// (MKL's) misses the correctly rounded one.
 mod fused {
     use super::{EPSILON, RHO};
     use tch::{Device, Kind, Tensor};

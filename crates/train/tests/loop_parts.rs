@@ -169,15 +169,18 @@ fn the_fused_rmsprop_step_agrees_with_the_tensor_operators() {
             *p = &*p - g * 5e-5 / (a.sqrt() + 1e-8);
         }
     }
-    // The fused step rounds each float operation correctly; libtorch's vectorised square root is
-    // within an ulp of that, so the two may part in the last bit of a step's size, no more.
+    // The fused step rounds each float operation correctly; libtorch's square root (MKL's vsSqrt,
+    // accurate to an ulp) is off by one on a fifth of inputs on the reference EPYC. So the two
+    // sizes of a step (at most s = lr·√10) part by up to 5 ulps of s (four roundings on each side,
+    // one of them an ulp wide), and each of the three subtractions rounds p on its own side: up to
+    // one ulp of p per step, with |p| at most |want| + 3s. A wrong constant parts by far more.
     let mut sorted: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let largest_step = 5e-5 * 10f64.sqrt();
     for ((name, p), want) in sorted.iter().zip(&p_ref) {
-        // One ulp of the parameter, plus one of each of the three steps (at most lr·√10 each).
-        let ulp = (want.abs() + 3.0 * 5e-5 * 10f64.sqrt()) * f32::EPSILON as f64;
-        let within = (p - want).abs().le_tensor(&ulp).all().int64_value(&[]) == 1;
-        assert!(within, "{name}: the fused step parts from the operators by more than the last bit");
+        let bound = ((want.abs() + 3.0 * largest_step) * 3.0 + 3.0 * 5.0 * largest_step) * f32::EPSILON as f64;
+        let excess = ((p - want).abs() - &bound).max().double_value(&[]);
+        assert!(excess <= 0.0, "{name}: the fused step parts from the operators by {excess:e} beyond rounding");
         assert!(!p.equal(&init[if name == "p0" { 0 } else { 1 }]), "{name} did not move");
     }
     for (a, want) in opt.accumulators().iter().zip(&a_ref) {
