@@ -217,6 +217,7 @@ fn draw_panel<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(area)
         .caption(title, caption_style)
         .margin(8)
+        .margin_right(24) // room for the last step's label, which sits on the right edge
         .x_label_area_size(28)
         .y_label_area_size(58)
         .build_cartesian_2d(0f64..last_step as f64, lo..hi)

@@ -171,6 +171,7 @@ impl TrainingSession {
         let scores = eval::score_images(judge, &images, &classes)?;
         self.events.scalar(tags::CONDITIONAL_ACCURACY, scores.conditional_accuracy as f32, it)?;
         self.events.scalar(tags::FID, scores.fid as f32, it)?;
+        self.events.flush()?; // at once, not with the next losses: TensorBoard shows each score as it lands
         self.progress.println(&format!(
             "eval at {it}: conditional accuracy {:.2}%, FID {:.3}",
             100.0 * scores.conditional_accuracy,
