@@ -173,12 +173,13 @@ fn the_fused_rmsprop_step_agrees_with_the_tensor_operators() {
     // accurate to an ulp) is off by one on a fifth of inputs on the reference EPYC. So the two
     // sizes of a step (at most s = lr·√10) part by up to 5 ulps of s (four roundings on each side,
     // one of them an ulp wide), and each of the three subtractions rounds p on its own side: up to
-    // one ulp of p per step, with |p| at most |want| + 3s. A wrong constant parts by far more.
+    // one ulp of p per step, with |p| at most |want| + 3s. The bound is twice that, for CPUs whose
+    // MKL rounds otherwise; a wrong constant or order of operations parts by orders more.
     let mut sorted: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let largest_step = 5e-5 * 10f64.sqrt();
     for ((name, p), want) in sorted.iter().zip(&p_ref) {
-        let bound = ((want.abs() + 3.0 * largest_step) * 3.0 + 3.0 * 5.0 * largest_step) * f32::EPSILON as f64;
+        let bound = 2.0 * ((want.abs() + 3.0 * largest_step) * 3.0 + 3.0 * 5.0 * largest_step) * f32::EPSILON as f64;
         let excess = ((p - want).abs() - &bound).max().double_value(&[]);
         assert!(excess <= 0.0, "{name}: the fused step parts from the operators by {excess:e} beyond rounding");
         assert!(!p.equal(&init[if name == "p0" { 0 } else { 1 }]), "{name} did not move");
