@@ -12,7 +12,7 @@ use logging::progress::Progress;
 use model::Generator;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
@@ -233,13 +233,14 @@ pub fn score_images(j: &LoadedJudge, images: &Tensor, classes: &Tensor) -> Resul
 }
 
 /// The generator of a run's checkpoint after `iteration` iterations (None: the newest), verified
-/// and checked; a checkpoint that fails is refused, naming the newest intact one.
+/// and checked, with the iteration and the checkpoint's directory; a checkpoint that fails is
+/// refused, naming the newest intact one.
 pub fn load_generator(
     run_dir: &Path,
     iteration: Option<u64>,
     device: Device,
     precision: model::Precision,
-) -> Result<(u64, nn::VarStore, Generator)> {
+) -> Result<(u64, PathBuf, nn::VarStore, Generator)> {
     use rundir::checkpoint::{find, intact_hint, GENERATOR_FILE};
     let (done, dir, _) = find(run_dir, iteration, &[GENERATOR_FILE])?;
     let (vs, generator) = Generator::load(&dir.join(GENERATOR_FILE), device, model::Upsample::SubPixel, precision)
@@ -250,7 +251,7 @@ pub fn load_generator(
                 intact_hint(run_dir, &dir, &[GENERATOR_FILE])
             )
         })?;
-    Ok((done, vs, generator))
+    Ok((done, dir, vs, generator))
 }
 
 /// `n` images from `generator`, `n / 10` of each class, from noise seeded by `seed`.

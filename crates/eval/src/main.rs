@@ -175,7 +175,7 @@ fn score(
             ("real MNIST test images".to_string(), eval::score_images(&judge, &test.images, &test.labels)?)
         }
         Some((run_dir, checkpoint)) => {
-            let (iteration, _vs, generator) = eval::load_generator(&run_dir, checkpoint, device, precision)?;
+            let (iteration, _, _vs, generator) = eval::load_generator(&run_dir, checkpoint, device, precision)?;
             let (images, classes) = eval::generate_balanced(&generator, n, seed, device)?;
             let name = run_dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
             (format!("run {name} after {iteration} iterations"), eval::score_images(&judge, &images, &classes)?)

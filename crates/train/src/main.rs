@@ -47,7 +47,7 @@ fn train(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
     let judge = (cfg.cadence.eval_every > 0).then(|| eval::load_judge(&cfg.places.judge_dir, device)).transpose()?;
     let data = Dataset::gan_training_set(&cfg.places.data_dir, device)?;
     let trainer = Trainer::new(&cfg.experiment, &cfg.arithmetic, data, device);
-    let session = TrainingSession::open(cfg, record, trainer, judge, device)?;
+    let session = TrainingSession::open(cfg, record, trainer, judge)?;
     install_interrupt_handler()?;
     match session.run(|| INTERRUPTS.load(Ordering::SeqCst) > 0)? {
         Outcome::Complete { run_dir, iterations } => {

@@ -44,13 +44,13 @@ impl TrainingSession {
         record: Option<run::Record>,
         mut trainer: Trainer,
         judge: Option<LoadedJudge>,
-        device: tch::Device,
     ) -> Result<TrainingSession> {
+        let device = trainer.device;
         let judge_sha256 = judge.as_ref().map(|j| j.sha256.clone());
         let run_dir = cfg.run_dir();
         let Some(record) = record else {
             let lock = run::create(&cfg, run::session(0, device, judge_sha256))?;
-            return TrainingSession::start(cfg, trainer, judge, lock, 0, RecentLosses::default(), device);
+            return TrainingSession::start(cfg, trainer, judge, lock, 0, RecentLosses::default());
         };
         let opened = run::open(&cfg, &record, judge_sha256.as_deref())?;
         let (done, recent) = match &opened.checkpoint {
@@ -68,7 +68,7 @@ impl TrainingSession {
             }
         };
         run::add_session(record, &cfg, run::session(done, device, judge_sha256))?;
-        TrainingSession::start(cfg, trainer, judge, opened.lock, done, recent, device)
+        TrainingSession::start(cfg, trainer, judge, opened.lock, done, recent)
     }
 
     /// Continues the run of `cfg` from `done` iterations (0 for a new run), with the recent losses
@@ -81,8 +81,8 @@ impl TrainingSession {
         lock: Lock,
         done: u64,
         recent: RecentLosses,
-        device: tch::Device,
     ) -> Result<TrainingSession> {
+        let device = trainer.device;
         if device.is_cuda() {
             model::precision::configure_cuda(cfg.arithmetic.tf32);
         }

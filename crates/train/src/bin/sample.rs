@@ -66,7 +66,8 @@ fn sample(cli: Cli) -> Result<()> {
     );
     let device = cli.device.device()?;
     let run_dir = cli.runs_dir.join(&cli.run);
-    let (iteration, _vs, generator) = eval::load_generator(&run_dir, cli.checkpoint, device, cli.precision)?;
+    let (iteration, checkpoint, _vs, generator) =
+        eval::load_generator(&run_dir, cli.checkpoint, device, cli.precision)?;
     let suffix = cli.class.map(|k| format!("_class{k}")).unwrap_or_default();
     let out = cli.out.clone().unwrap_or_else(|| run_dir.join(format!("samples/sample_{iteration:07}{suffix}.png")));
     rundir::output::check(&out, cli.force, ours)?;
@@ -94,7 +95,6 @@ fn sample(cli: Cli) -> Result<()> {
     let grid = train::grid::tile(&Tensor::cat(&[images, blank], 0), rows, cols);
     logging::write_gray_png(&out, &grid.view())?;
     let (h, w) = grid.dim();
-    let checkpoint = rundir::checkpoint::dir(&run_dir).join(iteration.to_string());
     println!("wrote {} ({w}x{h}, {} images, checkpoint {})", out.display(), cli.n, checkpoint.display());
     Ok(())
 }
