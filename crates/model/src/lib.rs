@@ -38,6 +38,7 @@ pub mod weights;
 
 use anyhow::{Context, Result};
 pub use precision::Precision;
+use std::ffi::c_char;
 use std::path::Path;
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
@@ -52,10 +53,31 @@ pub const DROPOUT: f64 = 0.3;
 const GENERATE_CHUNK: i64 = 100;
 const CONV_INIT: nn::Init = nn::Init::Randn { mean: 0.0, stdev: 0.02 };
 
-/// LeakyReLU with the article's slope. tch exposes leaky_relu only with its 0.01 default; PReLU with
-/// one constant weight is the same function as one fused kernel (gradient at 0: the slope, as TF).
+extern "C" {
+    /// `src/leaky_relu.cpp`: libtorch's `leaky_relu(x, slope)`, a new tensor or null and a message.
+    fn model_leaky_relu(
+        x: *const torch_sys::C_tensor,
+        slope: f64,
+        error: *mut c_char,
+        error_len: usize,
+    ) -> *mut torch_sys::C_tensor;
+}
+
+/// LeakyReLU with the article's slope (gradient at 0: the slope, as TensorFlow's). tch binds
+/// libtorch's leaky_relu only with its 0.01 default, so this calls it through a few lines of C++.
+/// PReLU with a constant weight, the same function in tch's bindings, computed its weight's
+/// gradient in a scalar loop on every backward pass: an eighth of the generator step's time.
 pub fn leaky_relu(x: &Tensor) -> Tensor {
-    x.prelu(&Tensor::full([1], LEAKY_SLOPE, (x.kind(), x.device())))
+    let mut error = [0 as c_char; 512];
+    // SAFETY: `x` is a live tensor; the function returns a new tensor that we own, or null.
+    let y = unsafe { model_leaky_relu(x.as_ptr(), LEAKY_SLOPE, error.as_mut_ptr(), error.len()) };
+    if y.is_null() {
+        // SAFETY: on null the function wrote a 0-terminated message into `error`.
+        let message = unsafe { std::ffi::CStr::from_ptr(error.as_ptr()) };
+        panic!("leaky_relu on a {:?} tensor: {}", x.kind(), message.to_string_lossy());
+    }
+    // SAFETY: `y` is a new heap tensor handle, owned from here on (tch frees it on drop).
+    unsafe { Tensor::from_ptr(y) }
 }
 
 /// Inverted dropout: zero each element with probability `p`, scale the rest by `1/(1-p)`, in
@@ -74,8 +96,12 @@ pub fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
 
 /// The same NCHW tensor laid out channels-last (NHWC in memory). tch has no memory-format API,
 /// but libtorch reads the layout from the strides, and oneDNN's convolutions run faster on it.
+/// The view through one flat dimension gives every dimension its NHWC stride: `contiguous()`
+/// leaves a size-1 dimension's stride as it was, and a 1-channel image (the critic's input) would
+/// then read as NCHW, and so would every layer after it.
 pub fn channels_last(x: &Tensor) -> Tensor {
-    x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
+    let nhwc = x.permute([0, 2, 3, 1]).contiguous();
+    nhwc.flatten(0, -1).view(nhwc.size().as_slice()).permute([0, 3, 1, 2])
 }
 
 /// Keras's glorot_uniform for a `[fan_a, fan_b]` matrix (symmetric in the two fans).

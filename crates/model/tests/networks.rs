@@ -147,12 +147,49 @@ fn dropout_keeps_70_percent_scaled_and_is_identity_in_eval() {
 }
 
 #[test]
+fn leaky_relu_has_the_article_slope_and_its_gradient_at_zero_is_the_slope() {
+    for kind in [Kind::Float, Kind::BFloat16] {
+        let x = Tensor::from_slice(&[-2.0f32, -0.5, 0.0, 0.5, 3.0]).to_kind(kind).set_requires_grad(true);
+        let y = model::leaky_relu(&x);
+        assert_eq!(y.kind(), kind);
+        // libtorch computes the product in fp32 and rounds it to the activations' precision.
+        let expected = Tensor::from_slice(&[-2.0f32 * 0.3, -0.5 * 0.3, 0.0, 0.5, 3.0]).to_kind(kind);
+        assert!(y.equal(&expected), "{kind:?}: {y}");
+        y.sum(kind).backward();
+        let slope = 0.3f32;
+        let grad = Tensor::from_slice(&[slope, slope, slope, 1.0, 1.0]).to_kind(kind);
+        assert!(x.grad().equal(&grad), "{kind:?}: {}", x.grad());
+    }
+    let not_float = Tensor::from_slice(&[1i64, -1]);
+    let message = std::panic::catch_unwind(|| model::leaky_relu(&not_float)).unwrap_err();
+    assert!(message.downcast_ref::<String>().unwrap().contains("leaky_relu on a Int64 tensor"));
+}
+
+#[test]
 fn channels_last_is_the_same_tensor() {
     let x = Tensor::randn([2, 3, 4, 5], (Kind::Float, Device::Cpu));
     let y = model::channels_last(&x);
     assert_eq!(y.size(), x.size());
     assert_eq!(y.stride(), [60, 1, 15, 3]);
     assert!(y.equal(&x));
+    // One channel: the NHWC strides, not the NCHW ones that contiguous() leaves on a size-1 dim.
+    let image = Tensor::randn([2, 1, 4, 5], (Kind::Float, Device::Cpu));
+    assert_eq!(model::channels_last(&image).stride(), [20, 1, 5, 1]);
+}
+
+#[test]
+fn every_layer_of_the_critic_computes_channels_last() {
+    for precision in [model::Precision::Fp32, model::Precision::Bf16] {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let critic = model::Critic::new(&vs, precision);
+        let x = Tensor::rand([2, 1, 28, 28], (Kind::Float, Device::Cpu));
+        let _ = critic.forward_traced(&x, true, &mut |name, y| {
+            if y.dim() == 4 {
+                let (c, s) = (y.size()[1], y.stride());
+                assert_eq!((s[1], s[3]), (1, c), "{precision:?} {name}: strides {s:?} are not NHWC");
+            }
+        });
+    }
 }
 
 #[test]
@@ -175,4 +212,7 @@ fn dropout_masks_are_bernoulli_the_same_in_both_precisions_and_reproducible() {
     assert_eq!(scale, (1.0f64 / 0.7) as f32 as f64, "kept units are scaled by 1/(1-p)");
     let bf16 = drop(&x.to_kind(Kind::BFloat16), 5);
     assert!(bf16.ne(0.0).equal(&a.ne(0.0)), "bf16 and fp32 activations of one seed drop the same units");
+    let nchw = drop(&x.contiguous(), 5);
+    assert_eq!(nchw.stride(), [32 * 14 * 14, 14 * 14, 14, 1]);
+    assert!(nchw.equal(&a), "the layout of the activations does not change which units drop");
 }
