@@ -27,24 +27,29 @@ pub fn keep_scaled(x: &Tensor, p: f64) -> Tensor {
     // Laid out as `x` when `x` is dense, else contiguous: dense either way.
     let mask = x.empty_like();
     let layout = Layout::of(&mask);
-    let mut uniforms = Uniforms24::new(seed);
     // SAFETY: `mask` is a new dense CPU tensor of the matched element type; `Layout::of` checked
     // that its offsets lie within its `len` elements.
     unsafe {
         match x.kind() {
             Kind::BFloat16 => {
                 let out = std::slice::from_raw_parts_mut(mask.data_ptr() as *mut half::bf16, layout.len);
-                let (keep, drop) = (half::bf16::from_f32(scale), half::bf16::ZERO);
-                layout.for_each_offset(|o| out[o] = if uniforms.next() >= threshold { keep } else { drop })
+                fill(out, &layout, seed, threshold, half::bf16::from_f32(scale), half::bf16::ZERO)
             }
             Kind::Float => {
                 let out = std::slice::from_raw_parts_mut(mask.data_ptr() as *mut f32, layout.len);
-                layout.for_each_offset(|o| out[o] = if uniforms.next() >= threshold { scale } else { 0.0 })
+                fill(out, &layout, seed, threshold, scale, 0.0)
             }
             other => panic!("dropout on {other:?} activations: the networks compute in fp32 or bf16"),
         }
     }
     mask
+}
+
+/// Fills `out` (memory laid out as `layout`): `keep` where the element's 24-bit uniform, drawn in
+/// logical order, is >= `threshold`, else `drop`.
+fn fill<T: Copy>(out: &mut [T], layout: &Layout, seed: u64, threshold: u32, keep: T, drop: T) {
+    let mut uniforms = Uniforms24::new(seed);
+    layout.for_each_offset(|o| out[o] = if uniforms.next() >= threshold { keep } else { drop })
 }
 
 /// 24-bit uniform integers, two from each 64-bit draw of xoshiro256++ (its high bits).
