@@ -206,6 +206,9 @@ pub struct Scores {
     pub n: i64,
     pub conditional_accuracy: f64,
     pub per_class_accuracy: Vec<f64>,
+    /// `confusion[asked][judged]`: how many images asked to be class `asked` the judge read as
+    /// `judged`, so that a class's misses show what they look like.
+    pub confusion: Vec<Vec<i64>>,
     pub fid: f64,
 }
 
@@ -218,16 +221,16 @@ pub fn score_images(j: &LoadedJudge, images: &Tensor, classes: &Tensor) -> Resul
         "the generator produced {bad} non-finite pixel values (NaN or infinity): its weights are unusable"
     );
     let (features, logits) = j.judge.run(images);
-    let per_class_accuracy = (0..10)
-        .map(|k| {
-            let mask = classes.eq(k);
-            accuracy(&logits.index(&[Some(&mask)]), &classes.index(&[Some(&mask)]))
-        })
-        .collect();
+    let cells = (classes * 10 + logits.argmax(1, false)).bincount::<Tensor>(None, 100);
+    let confusion: Vec<Vec<i64>> = Vec::<i64>::try_from(cells)?.chunks(10).map(<[i64]>::to_vec).collect();
+    // A class with no images has no accuracy: NaN, as the mean of nothing.
+    let per_class_accuracy =
+        confusion.iter().enumerate().map(|(k, row)| row[k] as f64 / row.iter().sum::<i64>() as f64).collect();
     Ok(Scores {
         n: images.size()[0],
         conditional_accuracy: accuracy(&logits, classes),
         per_class_accuracy,
+        confusion,
         fid: fid::frechet_distance(&Stats::of(&features), &j.test_stats),
     })
 }

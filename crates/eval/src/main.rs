@@ -263,4 +263,8 @@ fn print_scores(what: &str, s: &Scores, loaded: &eval::LoadedJudge) {
     let per: Vec<String> =
         s.per_class_accuracy.iter().enumerate().map(|(k, a)| format!("{k}:{:.1}", 100.0 * a)).collect();
     println!("  per class %           {}", per.join(" "));
+    println!("  judged as             {}", (0..10).map(|k| format!("{k:>5}")).collect::<String>());
+    for (k, row) in s.confusion.iter().enumerate() {
+        println!("  asked for {k}           {}", row.iter().map(|c| format!("{c:>5}")).collect::<String>());
+    }
 }

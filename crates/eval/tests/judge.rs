@@ -36,6 +36,11 @@ fn judge_scores_real_noisy_and_generated_images() {
     let counts = Vec::<f64>::try_from(test.labels.bincount::<Tensor>(None, 10).to_kind(Kind::Double)).unwrap();
     let weighted: f64 = s.per_class_accuracy.iter().zip(&counts).map(|(a, c)| a * c).sum::<f64>() / 10_000.0;
     assert!((weighted - s.conditional_accuracy).abs() < 1e-12);
+    // Each label's row of the confusion counts holds that label's images; the diagonal, the hits.
+    let rows: Vec<f64> = s.confusion.iter().map(|r| r.iter().sum::<i64>() as f64).collect();
+    assert_eq!(rows, counts);
+    let hits: i64 = (0..10).map(|k| s.confusion[k][k]).sum();
+    assert_eq!(hits as f64 / 10_000.0, s.conditional_accuracy);
     assert!(s.fid < 1e-6, "{}", s.fid);
 
     // FID of real training images against the test set grows with added noise.
@@ -71,6 +76,8 @@ fn judge_scores_real_noisy_and_generated_images() {
     let scored = json(eval_cli(&["score", "--cpu", "--run", "x", "--n", "200"]));
     assert_eq!((scored["n"].as_i64(), scored["per_class_accuracy"].as_array().unwrap().len()), (Some(200), 10));
     assert!(scored["fid"].as_f64().unwrap() > 10.0, "an untrained generator is far from MNIST: {scored}");
+    let confusion: Vec<Vec<i64>> = serde_json::from_value(scored["confusion"].clone()).unwrap();
+    assert_eq!(confusion.iter().map(|r| r.iter().sum()).collect::<Vec<i64>>(), vec![20; 10]);
     assert!(scored["what"].as_str().unwrap().contains("after 5 iterations"));
     assert_eq!(scored["judge_sha256"].as_str(), Some(j.sha256.as_str()));
     assert_eq!(j.sha256.len(), 64);
