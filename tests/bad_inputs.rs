@@ -122,6 +122,9 @@ fn on_disk_fixtures(root: &Path) {
     ] {
         edit_json(&copy_of_done(root, name).join("config.json"), |v| v["config"][key] = value.clone());
     }
+    let grid = rundir::sample_grid_file(&copy_of_done(root, "badgrid"), 0);
+    let bytes = std::fs::read(&grid).unwrap();
+    std::fs::write(&grid, &bytes[..bytes.len() / 2]).unwrap();
     let events = event_file(&copy_of_done(root, "badevents"));
     let mut bytes = std::fs::read(&events).unwrap();
     let middle = bytes.len() / 2;

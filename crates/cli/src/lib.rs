@@ -1,6 +1,6 @@
 //! What every binary does at its edges: errors printed as one clear message with a non-zero exit
 //! status, never a panic's backtrace; the device flags; value parsers shared by several binaries;
-//! sizes checked against memory before anything is allocated.
+//! sizes checked against memory before anything is allocated; counts printed with their commas.
 
 pub mod device;
 pub mod memory;
@@ -47,6 +47,24 @@ pub fn keep_freed_memory() {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
     }
+}
+
+/// `n` with its digits grouped by commas, as the docs write counts.
+///
+/// ```
+/// assert_eq!(cli::thousands(8_172_521), "8,172,521");
+/// assert_eq!((cli::thousands(999), cli::thousands(1000), cli::thousands(0)), ("999".into(), "1,000".into(), "0".into()));
+/// ```
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Ends the process at once with `code`, from any thread (a signal handler's included): no

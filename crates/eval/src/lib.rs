@@ -3,6 +3,7 @@
 //! distance between the judge's penultimate features of samples and of the real test images.
 
 pub mod fid;
+pub mod grids;
 pub mod plot;
 
 use anyhow::{ensure, Context, Result};
@@ -101,6 +102,31 @@ pub const TEST_STATS_FILE: &str = "test_features.safetensors";
 /// Where the judge lives unless `--judge-dir` says otherwise. It is an instrument shared by all
 /// runs, not part of one: its place does not follow `--runs-dir`.
 pub const DEFAULT_JUDGE_DIR: &str = "runs/judge";
+
+/// Where a picture of `runs` goes (`curves.png`, `grids.png`: `name` without `.png`): `out` when
+/// given, checked (not inside a run unless its file name starts with `name`, not over an existing
+/// file without `force`); else `<runs-dir>/<run>/<name>.png` for one run, `<runs-dir>/<name>.png`
+/// for several: the tool's own file, redrawn each time.
+pub fn picture_path(
+    runs_dir: &Path,
+    runs: &[String],
+    name: &str,
+    out: Option<PathBuf>,
+    force: bool,
+) -> Result<PathBuf> {
+    let default = match runs {
+        [one] => runs_dir.join(one).join(format!("{name}.png")),
+        _ => runs_dir.join(format!("{name}.png")),
+    };
+    match out {
+        Some(path) if path != default => {
+            let ours = |p: &Path| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(name));
+            rundir::output::check(&path, force, ours)?;
+            Ok(path)
+        }
+        _ => Ok(default),
+    }
+}
 
 /// Fraction of `logits` whose argmax is `classes`.
 pub fn accuracy(logits: &Tensor, classes: &Tensor) -> f64 {

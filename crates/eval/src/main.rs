@@ -221,19 +221,7 @@ fn plot(
             c.series.values_mut().for_each(|points| points.retain(|p| p.0 <= last));
         }
     }
-    let default = match runs.as_slice() {
-        [one] => runs_dir.join(one).join("curves.png"),
-        _ => runs_dir.join("curves.png"),
-    };
-    // The default file is the plot's own and is redrawn each time; anything else is checked.
-    let out = match out {
-        Some(path) if path != default => {
-            let ours = |p: &std::path::Path| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("curves"));
-            rundir::output::check(&path, force, ours)?;
-            path
-        }
-        _ => default,
-    };
+    let out = eval::picture_path(runs_dir, &runs, "curves", out, force)?;
     if curves.len() > 1 {
         println!("{}", plot::difference_table(&curves));
     }

@@ -135,7 +135,7 @@ pub fn clip_to_band(points: &[(f64, f64)], lo: f64, hi: f64) -> Vec<Vec<(f64, f6
 }
 
 /// Registers the embedded font once (no system fonts are needed).
-fn register_font() -> Result<()> {
+pub(crate) fn register_font() -> Result<()> {
     static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
         plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok()
@@ -165,7 +165,7 @@ pub fn render(runs: &[Curves], smoothing: f64) -> Result<Vec<u8>> {
     Ok(rgb)
 }
 
-fn draw_error<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+pub(crate) fn draw_error<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("drawing the plot failed: {e:?}")
 }
 

@@ -40,7 +40,7 @@ impl<C> RunRecord<C> {
 }
 
 /// Reads a file that is expected to be small, refusing one over `limit` bytes before reading it.
-pub fn read_small(path: &Path, limit: u64) -> Result<String> {
+pub fn read_small_bytes(path: &Path, limit: u64) -> Result<Vec<u8>> {
     let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     ensure!(meta.is_file(), "{} is not a regular file", path.display());
     ensure!(
@@ -49,7 +49,13 @@ pub fn read_small(path: &Path, limit: u64) -> Result<String> {
         path.display(),
         meta.len()
     );
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {} (is it text?)", path.display()))
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// [`read_small_bytes`], as text.
+pub fn read_small(path: &Path, limit: u64) -> Result<String> {
+    String::from_utf8(read_small_bytes(path, limit)?)
+        .with_context(|| format!("cannot read {} (is it text?)", path.display()))
 }
 
 /// The record of the run in `run_dir`, with its settings read as `C`.

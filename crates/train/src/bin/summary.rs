@@ -24,19 +24,7 @@ fn print_table(title: &str, vs: &nn::VarStore, prefix: &str, forward: impl FnOnc
         let shape = format!("(None, {})", dims.join(", "));
         println!("{name:<20} {shape:<22} {params:>12}");
     }
-    println!("{}\nTotal params: {}\n", "=".repeat(56), thousands(parameter_count(vs, prefix)));
-}
-
-fn thousands(n: i64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    println!("{}\nTotal params: {}\n", "=".repeat(56), cli::thousands(parameter_count(vs, prefix) as u64));
 }
 
 fn main() {
