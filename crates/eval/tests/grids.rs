@@ -79,7 +79,7 @@ fn refuses_when_no_iteration_is_in_every_run() {
 }
 
 #[test]
-fn names_a_grid_that_is_not_a_png_and_grids_of_other_sizes() {
+fn names_a_grid_that_is_not_a_png_or_too_large_and_grids_of_other_sizes() {
     let runs = tempfile::tempdir().unwrap();
     let a = fake_run(runs.path(), "a", &[(1000, &grid(1, SIZE))]);
     fake_run(runs.path(), "b", &[(1000, &grid(2, (SIZE.0, SIZE.0)))]);
@@ -93,6 +93,11 @@ fn names_a_grid_that_is_not_a_png_and_grids_of_other_sizes() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains(&format!("{} is not a readable PNG", bad.display())), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+
+    std::fs::File::create(&bad).unwrap().set_len(17 << 20).unwrap();
+    let o = grids(runs.path(), &["--run", "a", "--at", "1000"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains(&format!("{} is 17825792 bytes, more than", bad.display())), "{}", stderr(&o));
 }
 
 #[test]
