@@ -28,12 +28,8 @@ pub fn read_grid(run_dir: &Path, it: u64) -> Result<Option<Array2<u8>>> {
 }
 
 /// Lays out `grids[row][column]`, all of one size, with `row_labels` on their left and
-/// `column_labels` above; returns RGB pixels with the sheet's height and width.
-pub fn sheet(
-    row_labels: &[String],
-    column_labels: &[String],
-    grids: &[Vec<Array2<u8>>],
-) -> Result<(Vec<u8>, usize, usize)> {
+/// `column_labels` above, in black on white: a grayscale picture.
+pub fn sheet(row_labels: &[String], column_labels: &[String], grids: &[Vec<Array2<u8>>]) -> Result<Array2<u8>> {
     ensure!(!grids.is_empty() && !column_labels.is_empty(), "no grids to lay out");
     ensure!(grids.len() == row_labels.len() && grids.iter().all(|row| row.len() == column_labels.len()));
     let sizes: std::collections::BTreeSet<_> = grids.iter().flatten().map(|g| g.dim()).collect();
@@ -71,7 +67,8 @@ pub fn sheet(
         }
         area.present().map_err(draw_error)?;
     }
-    Ok((rgb, height, width))
+    // Plotters draws in RGB; black text on gray grids keeps the three channels equal.
+    Ok(Array2::from_shape_vec((height, width), rgb.iter().step_by(3).copied().collect())?)
 }
 
 fn text_width(text: &str, font: &FontDesc) -> u32 {

@@ -58,8 +58,8 @@ fn grids(cli: Cli) -> Result<()> {
         cli.at,
         rundir::SAMPLES_DIR
     );
-    let (rgb, height, width) = eval::grids::sheet(&cli.run, &columns, &rows)?;
-    logging::write_png(&out, &rgb, height, width, logging::ColorType::Rgb)?;
+    let sheet = eval::grids::sheet(&cli.run, &columns, &rows)?;
+    logging::write_gray_png(&out, &sheet.view())?;
     println!("wrote {} ({} x {} grids)", out.display(), rows.len(), columns.len());
     Ok(())
 }
