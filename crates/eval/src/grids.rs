@@ -12,7 +12,7 @@ const GAP: usize = 10;
 const FONT_SIZE: u32 = 18;
 /// Height of the column labels' band.
 const HEADER: usize = 28;
-/// A grid of 10x10 MNIST digits is about 50 KB; anything near this is not one.
+/// A grid of 10x10 MNIST digits is 18-32 KB; anything near this is not one.
 const MAX_GRID_BYTES: u64 = 16 << 20;
 
 /// The sample grid a run logged after iteration `it`, or `None` when it has none.
