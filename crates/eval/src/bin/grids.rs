@@ -15,9 +15,10 @@ struct Cli {
     /// Directory holding the runs.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
-    /// Iterations, comma-separated (default: the article's milestones). One that some run has no
-    /// grid for is left out, with a notice.
-    #[arg(long, value_delimiter = ',', default_value = "2000,4000,8000,12000,16000,20000")]
+    /// Iterations, comma-separated (default: the article's milestones, the last of them 19,750: a
+    /// run of 20,000 iterations logs its grids at 0, 250, ..., 19,750, as the article's loop did).
+    /// One that some run has no grid for is left out, with a notice.
+    #[arg(long, value_delimiter = ',', default_value = "2000,4000,8000,12000,16000,19750")]
     at: Vec<u64>,
     /// Output PNG (default: <runs-dir>/<run>/grids.png for one run, else <runs-dir>/grids.png). An
     /// existing file other than the default is kept unless --force.
