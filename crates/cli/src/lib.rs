@@ -2,10 +2,12 @@
 //! status, never a panic's backtrace; the device flags; value parsers shared by several binaries;
 //! sizes checked against memory before anything is allocated; counts printed with their commas.
 
+pub mod checkpoint_args;
 pub mod device;
 pub mod memory;
 pub mod parse;
 
+pub use checkpoint_args::CheckpointArgs;
 pub use device::DeviceArgs;
 
 use anyhow::Result;

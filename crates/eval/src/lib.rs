@@ -247,11 +247,8 @@ pub fn score_images(j: &LoadedJudge, images: &Tensor, classes: &Tensor) -> Resul
         "the generator produced {bad} non-finite pixel values (NaN or infinity): its weights are unusable"
     );
     let (features, logits) = j.judge.run(images);
-    let cells = (classes * 10 + logits.argmax(1, false)).bincount::<Tensor>(None, 100);
-    let confusion: Vec<Vec<i64>> = Vec::<i64>::try_from(cells)?.chunks(10).map(<[i64]>::to_vec).collect();
-    // A class with no images has no accuracy: NaN, as the mean of nothing.
-    let per_class_accuracy =
-        confusion.iter().enumerate().map(|(k, row)| row[k] as f64 / row.iter().sum::<i64>() as f64).collect();
+    let confusion = confusion(&logits, classes)?;
+    let per_class_accuracy = per_class_accuracy(&confusion);
     let n = images.size()[0];
     let hits: i64 = (0..10).map(|k| confusion[k][k]).sum();
     Ok(Scores {
@@ -261,6 +258,19 @@ pub fn score_images(j: &LoadedJudge, images: &Tensor, classes: &Tensor) -> Resul
         confusion,
         fid: fid::frechet_distance(&Stats::of(&features), &j.test_stats),
     })
+}
+
+/// `confusion[asked][read]`: how many of the images asked to be `classes` a classifier's `logits`
+/// read as each class.
+pub fn confusion(logits: &Tensor, classes: &Tensor) -> Result<Vec<Vec<i64>>> {
+    let cells = (classes * 10 + logits.argmax(1, false)).bincount::<Tensor>(None, 100);
+    Ok(Vec::<i64>::try_from(cells)?.chunks(10).map(<[i64]>::to_vec).collect())
+}
+
+/// Each class's share of its images read as itself; a class with no images has no accuracy: NaN,
+/// as the mean of nothing.
+pub fn per_class_accuracy(confusion: &[Vec<i64>]) -> Vec<f64> {
+    confusion.iter().enumerate().map(|(k, row)| row[k] as f64 / row.iter().sum::<i64>() as f64).collect()
 }
 
 /// The generator of a run's checkpoint after `iteration` iterations (None: the newest), verified

@@ -2,7 +2,7 @@
 
 use anyhow::{ensure, Context, Result};
 use clap::Parser;
-use cli::DeviceArgs;
+use cli::{CheckpointArgs, DeviceArgs};
 use model::Precision;
 use std::path::{Path, PathBuf};
 use tch::{Kind, Tensor};
@@ -14,15 +14,8 @@ use tch::{Kind, Tensor};
 #[derive(Parser)]
 #[command(allow_negative_numbers = true)]
 struct Cli {
-    /// Run name (a directory under --runs-dir).
-    #[arg(long, default_value = "B", value_parser = cli::parse::run_name)]
-    run: String,
-    /// Directory holding the runs.
-    #[arg(long, default_value = "runs")]
-    runs_dir: PathBuf,
-    /// Use the checkpoint after this many iterations (default: the newest).
-    #[arg(long)]
-    checkpoint: Option<u64>,
+    #[command(flatten)]
+    source: CheckpointArgs,
     /// Only this digit (0-9).
     #[arg(long, value_parser = clap::value_parser!(i64).range(0..10))]
     class: Option<i64>,
@@ -65,9 +58,9 @@ fn sample(cli: Cli) -> Result<()> {
         cli.n
     );
     let device = cli.device.device()?;
-    let run_dir = cli.runs_dir.join(&cli.run);
+    let run_dir = cli.source.run_dir();
     let (iteration, checkpoint, _vs, generator) =
-        eval::load_generator(&run_dir, cli.checkpoint, device, cli.precision)?;
+        eval::load_generator(&run_dir, cli.source.checkpoint, device, cli.precision)?;
     let suffix = cli.class.map(|k| format!("_class{k}")).unwrap_or_default();
     let out = cli.out.clone().unwrap_or_else(|| run_dir.join(format!("samples/sample_{iteration:07}{suffix}.png")));
     rundir::output::check(&out, cli.force, ours)?;
