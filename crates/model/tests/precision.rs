@@ -98,3 +98,28 @@ fn bf16_outputs_are_fp32_and_the_weights_stay_fp32() {
     assert_eq!((images.kind(), is_fake.kind(), class.kind()), (Kind::Float, Kind::Float, Kind::Float));
     assert!(vs.variables().values().all(|v| v.kind() == Kind::Float), "master weights must stay fp32");
 }
+
+/// Where the two part for good: G's output is tanh of a bf16 pre-activation, and bf16 rounds tanh
+/// of anything below about -3.47 to exactly -1 (its spacing near 1 is 2^-8), so a generator whose
+/// pre-activations all lie there gets no gradient at all, while fp32 (exact -1 only below about
+/// -9.0) still passes one. Run P's generator died this way (docs/results.md "Run P").
+#[test]
+fn a_saturated_bf16_generator_gets_no_gradient_where_fp32_gets_one() {
+    let _rng = RNG.lock().unwrap();
+    tch::manual_seed(5);
+    let (z, classes) = model::noise(16, model::Z_SIZE, Device::Cpu);
+    let vs32 = nn::VarStore::new(Device::Cpu);
+    let g32 = Generator::new(&vs32, model::Z_SIZE, Upsample::SubPixel, Precision::Fp32);
+    let mut bias = vs32.variables()["generator.conv_out.bias"].shallow_clone();
+    let _ = tch::no_grad(|| bias.fill_(-6.0));
+    let mut vs16 = nn::VarStore::new(Device::Cpu);
+    let g16 = Generator::new(&vs16, model::Z_SIZE, Upsample::SubPixel, Precision::Bf16);
+    vs16.copy(&vs32).unwrap();
+    let gradient_norms = |vs: &nn::VarStore, g: &Generator| -> Vec<f64> {
+        let loss = |t: model::Trace| g.forward_traced(&z, &classes, t).mean(Kind::Float);
+        run(vs, &loss).1.iter().map(|(_, grad)| grad.norm().double_value(&[])).collect()
+    };
+    let (bf16, fp32) = (gradient_norms(&vs16, &g16), gradient_norms(&vs32, &g32));
+    assert!(bf16.iter().all(|&n| n == 0.0), "bf16 gradient norms {bf16:?}");
+    assert!(fp32.iter().all(|&n| n > 0.0), "fp32 gradient norms {fp32:?}");
+}
