@@ -274,32 +274,71 @@ pub fn per_class_accuracy(confusion: &[Vec<i64>]) -> Vec<f64> {
 }
 
 /// The generator of a run's checkpoint after `iteration` iterations (None: the newest), verified
-/// and checked, with the iteration and the checkpoint's directory; a checkpoint that fails is
+/// and checked, with the iteration and the checkpoint's directory; a checkpoint that fails, or
+/// lacks a file of `also` (others the caller reads from it, verified in the same pass), is
 /// refused, naming the newest intact one.
 pub fn load_generator(
     run_dir: &Path,
     iteration: Option<u64>,
+    also: &[&str],
     device: Device,
     precision: model::Precision,
 ) -> Result<(u64, PathBuf, nn::VarStore, Generator)> {
     use rundir::checkpoint::{find, intact_hint, GENERATOR_FILE};
-    let (done, dir, _) = find(run_dir, iteration, &[GENERATOR_FILE])?;
+    let required = [&[GENERATOR_FILE], also].concat();
+    let (done, dir, _) = find(run_dir, iteration, &required)?;
     let (vs, generator) = Generator::load(&dir.join(GENERATOR_FILE), device, model::Upsample::SubPixel, precision)
         .map_err(|e| {
             anyhow::anyhow!(
                 "{e:#}. Checkpoint {} cannot be used; {}",
                 dir.display(),
-                intact_hint(run_dir, &dir, &[GENERATOR_FILE])
+                intact_hint(run_dir, &dir, &required)
             )
         })?;
     Ok((done, dir, vs, generator))
 }
 
+/// The samples a tool draws from a checkpoint's generator: by default those of `eval score`, so
+/// that every tool reads the same images.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SamplesArgs {
+    /// Number of samples, a positive multiple of 10 (n/10 per class; FID is usually reported
+    /// from 10,000).
+    #[arg(long, default_value_t = 10_000, value_parser = sample_count)]
+    pub n: i64,
+    /// Seed of the sampling noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: i64,
+    /// Arithmetic of the generator while sampling: fp32 or bf16 (the judge always runs in fp32).
+    #[arg(long, default_value = "fp32", value_parser = cli::parse::one_of::<model::Precision>(model::Precision::NAMES))]
+    pub precision: model::Precision,
+}
+
+impl SamplesArgs {
+    /// Refuses `what` when its `n` samples, at `per_sample` bytes each, would not fit in memory.
+    pub fn ensure_memory(&self, what: &str, per_sample: f64) -> Result<()> {
+        cli::memory::ensure_available(&format!("{what} {} samples", self.n), self.n as f64 * per_sample + 500e6)
+    }
+}
+
+fn sample_count(s: &str) -> std::result::Result<i64, String> {
+    match s.parse::<i64>() {
+        Ok(n) if n > 0 && n % 10 == 0 => Ok(n),
+        Ok(_) => Err("must be a positive multiple of 10 (equal per class)".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// `n` images from `generator`, `n / 10` of each class, from noise seeded by `seed`.
 pub fn generate_balanced(generator: &Generator, n: i64, seed: i64, device: Device) -> Result<(Tensor, Tensor)> {
+    let (z, classes) = balanced_noise(n, generator.z_size(), seed, device)?;
+    Ok((generator.generate(&z, &classes), classes))
+}
+
+/// The noise `[n, z_size]` and classes `[n]` (`n / 10` of each) of `generate_balanced`.
+pub fn balanced_noise(n: i64, z_size: i64, seed: i64, device: Device) -> Result<(Tensor, Tensor)> {
     ensure!(n > 0 && n % 10 == 0, "the number of samples ({n}) must be a positive multiple of 10 (equal per class)");
     tch::manual_seed(seed);
     let classes = Tensor::arange(10, (Kind::Int64, device)).repeat([n / 10]);
-    let z = Tensor::randn([n, generator.z_size()], (Kind::Float, device));
-    Ok((generator.generate(&z, &classes), classes))
+    Ok((Tensor::randn([n, z_size], (Kind::Float, device)), classes))
 }

@@ -4,8 +4,7 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::{Parser, Subcommand};
 use cli::DeviceArgs;
 use data::{Dataset, Split};
-use eval::{fid, plot, JudgeConfig, JudgeRecord, Scores};
-use model::Precision;
+use eval::{fid, plot, JudgeConfig, JudgeRecord, SamplesArgs, Scores};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -48,15 +47,8 @@ enum Command {
         /// The checkpoint after this many iterations (default: the newest).
         #[arg(long)]
         checkpoint: Option<u64>,
-        /// Number of samples, a positive multiple of 10 (FID is usually reported from 10,000).
-        #[arg(long, default_value_t = 10_000, value_parser = sample_count)]
-        n: i64,
-        /// Arithmetic of the generator while sampling: fp32 or bf16 (the judge always runs in fp32).
-        #[arg(long, default_value = "fp32", value_parser = cli::parse::one_of::<Precision>(Precision::NAMES))]
-        precision: Precision,
-        /// Seed of the sampling noise.
-        #[arg(long, default_value_t = 0)]
-        seed: i64,
+        #[command(flatten)]
+        samples: SamplesArgs,
         /// Score the real MNIST test images instead of a run (a sanity check: FID 0, accuracy =
         /// the judge's test accuracy).
         #[arg(long)]
@@ -97,14 +89,6 @@ fn smoothing_weight(s: &str) -> Result<f64, String> {
     }
 }
 
-fn sample_count(s: &str) -> Result<i64, String> {
-    match s.parse::<i64>() {
-        Ok(n) if n > 0 && n % 10 == 0 => Ok(n),
-        Ok(_) => Err("must be a positive multiple of 10 (equal per class)".into()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
 fn main() {
     let cli = Cli::parse();
     cli::main(|| run(cli))
@@ -116,9 +100,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Plot { run, all, out, force, smoothing, until } => {
             plot(&cli.runs_dir, run, all, out, force, smoothing, until)
         }
-        Command::Score { run, checkpoint, n, seed, real, precision } => {
+        Command::Score { run, checkpoint, samples, real } => {
             let what = (!real).then(|| (cli.runs_dir.join(&run), checkpoint));
-            score(&cli.judge_dir, &cli.data_dir, &cli.device, what, n, seed, precision)
+            score(&cli.judge_dir, &cli.data_dir, &cli.device, what, &samples)
         }
     }
 }
@@ -160,13 +144,10 @@ fn score(
     data_dir: &Path,
     device: &DeviceArgs,
     run: Option<(PathBuf, Option<u64>)>,
-    n: i64,
-    seed: i64,
-    precision: Precision,
+    samples: &SamplesArgs,
 ) -> Result<()> {
     // Images, and the judge's features and logits of them, are all held at once.
-    let per_sample = 28.0 * 28.0 * 4.0 + (eval::FEATURES as f64 + 10.0) * 4.0 * 2.0;
-    cli::memory::ensure_available(&format!("scoring {n} samples"), n as f64 * per_sample + 500e6)?;
+    samples.ensure_memory("scoring", 28.0 * 28.0 * 4.0 + (eval::FEATURES as f64 + 10.0) * 4.0 * 2.0)?;
     let device = device.device()?;
     let judge = eval::load_judge(judge_dir, device)?;
     let (what, scores) = match run {
@@ -175,8 +156,9 @@ fn score(
             ("real MNIST test images".to_string(), eval::score_images(&judge, &test.images, &test.labels)?)
         }
         Some((run_dir, checkpoint)) => {
-            let (iteration, _, _vs, generator) = eval::load_generator(&run_dir, checkpoint, device, precision)?;
-            let (images, classes) = eval::generate_balanced(&generator, n, seed, device)?;
+            let (iteration, _, _vs, generator) =
+                eval::load_generator(&run_dir, checkpoint, &[], device, samples.precision)?;
+            let (images, classes) = eval::generate_balanced(&generator, samples.n, samples.seed, device)?;
             let name = run_dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
             (format!("run {name} after {iteration} iterations"), eval::score_images(&judge, &images, &classes)?)
         }

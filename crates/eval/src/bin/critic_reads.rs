@@ -7,8 +7,9 @@ use anyhow::{ensure, Result};
 use clap::Parser;
 use cli::{CheckpointArgs, DeviceArgs};
 use data::{Dataset, Split};
-use model::{Critic, Precision};
-use rundir::checkpoint::{find, CRITIC_FILE};
+use eval::SamplesArgs;
+use model::Critic;
+use rundir::checkpoint::CRITIC_FILE;
 use std::path::PathBuf;
 use tch::{nn, Kind, Tensor};
 
@@ -22,15 +23,10 @@ const CHUNK: i64 = 500;
 struct Cli {
     #[command(flatten)]
     source: CheckpointArgs,
-    /// Number of samples, a positive multiple of 10.
-    #[arg(long, default_value_t = 10_000)]
-    n: i64,
-    /// Seed of the sampling noise (that of `eval score` by default, so the judge's reading is the score's).
-    #[arg(long, default_value_t = 0)]
-    seed: i64,
-    /// Arithmetic of the generator and the critic: fp32 or bf16 (the judge always runs in fp32).
-    #[arg(long, default_value = "fp32", value_parser = cli::parse::one_of::<Precision>(Precision::NAMES))]
-    precision: Precision,
+    /// The samples, as `eval score` draws them (so the judge's reading is the score's); the
+    /// critic runs in their --precision too.
+    #[command(flatten)]
+    samples: SamplesArgs,
     /// The judge classifier's directory.
     #[arg(long, default_value = eval::DEFAULT_JUDGE_DIR)]
     judge_dir: PathBuf,
@@ -47,20 +43,20 @@ fn main() {
 }
 
 fn critic_reads(cli: Cli) -> Result<()> {
-    ensure!(cli.n > 0 && cli.n % 10 == 0, "--n {} must be a positive multiple of 10 (equal per class)", cli.n);
+    // Samples, and the critic's and the judge's logits of them, are all held at once.
+    cli.samples.ensure_memory("reading", 28.0 * 28.0 * 4.0 + 20.0 * 4.0 * 2.0)?;
     let device = cli.device.device()?;
     let run_dir = cli.source.run_dir();
     ensure!(rundir::is_run(&run_dir), "{} holds no run (no {})", run_dir.display(), rundir::CONFIG_FILE);
-    let (iteration, _, _generator_vs, generator) =
-        eval::load_generator(&run_dir, cli.source.checkpoint, device, cli.precision)?;
-    let (_, dir, _) = find(&run_dir, Some(iteration), &[CRITIC_FILE])?;
+    let (iteration, dir, _generator_vs, generator) =
+        eval::load_generator(&run_dir, cli.source.checkpoint, &[CRITIC_FILE], device, cli.samples.precision)?;
     let critic_vs = nn::VarStore::new(device);
-    let critic = Critic::new(&critic_vs, cli.precision);
+    let critic = Critic::new(&critic_vs, cli.samples.precision);
     model::weights::load_var_store(&critic_vs, &dir.join(CRITIC_FILE))?;
     let judge = eval::load_judge(&cli.judge_dir, device)?;
     let test = Dataset::split(&cli.data_dir, Split::Test, device)?;
 
-    let (samples, asked) = eval::generate_balanced(&generator, cli.n, cli.seed, device)?;
+    let (samples, asked) = eval::generate_balanced(&generator, cli.samples.n, cli.samples.seed, device)?;
     let critic_on_samples = class_logits(&critic, &samples);
     let judge_on_samples = judge.judge.run(&samples).1;
     let critic_on_test = class_logits(&critic, &test.images);
@@ -85,10 +81,10 @@ fn critic_reads(cli: Cli) -> Result<()> {
     println!(
         "Run {} after {iteration} iterations: {} samples (seed {}), {} test digits; critic in {}, without dropout\n",
         cli.source.run,
-        cli.n,
-        cli.seed,
+        cli.samples.n,
+        cli.samples.seed,
         test.len(),
-        cli.precision
+        cli.samples.precision
     );
     println!("| class | critic reads G's samples as asked | critic's class loss on them | judge reads them as asked | judge's misses the critic reads as asked | critic reads test digits right | critic's class loss on them |");
     println!("|---|---|---|---|---|---|---|");

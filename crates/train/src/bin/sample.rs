@@ -60,7 +60,7 @@ fn sample(cli: Cli) -> Result<()> {
     let device = cli.device.device()?;
     let run_dir = cli.source.run_dir();
     let (iteration, checkpoint, _vs, generator) =
-        eval::load_generator(&run_dir, cli.source.checkpoint, device, cli.precision)?;
+        eval::load_generator(&run_dir, cli.source.checkpoint, &[], device, cli.precision)?;
     let suffix = cli.class.map(|k| format!("_class{k}")).unwrap_or_default();
     let out = cli.out.clone().unwrap_or_else(|| run_dir.join(format!("samples/sample_{iteration:07}{suffix}.png")));
     rundir::output::check(&out, cli.force, ours)?;
