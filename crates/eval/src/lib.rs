@@ -309,7 +309,8 @@ pub struct SamplesArgs {
     /// Seed of the sampling noise.
     #[arg(long, default_value_t = 0)]
     pub seed: i64,
-    /// Arithmetic of the generator while sampling: fp32 or bf16 (the judge always runs in fp32).
+    /// Arithmetic of the generator while sampling: fp32 or bf16 (a judge reading the samples
+    /// always runs in fp32).
     #[arg(long, default_value = "fp32", value_parser = cli::parse::one_of::<model::Precision>(model::Precision::NAMES))]
     pub precision: model::Precision,
 }

@@ -3,7 +3,7 @@
 //! samples the critic's classifier reads as their class; this shows, class by class, whether it
 //! reads them so where the judge does not (the finding of docs/results.md, run B at 20,000).
 
-use anyhow::{ensure, Result};
+use anyhow::Result;
 use clap::Parser;
 use cli::{CheckpointArgs, DeviceArgs};
 use data::{Dataset, Split};
@@ -47,7 +47,6 @@ fn critic_reads(cli: Cli) -> Result<()> {
     cli.samples.ensure_memory("reading", 28.0 * 28.0 * 4.0 + 20.0 * 4.0 * 2.0)?;
     let device = cli.device.device()?;
     let run_dir = cli.source.run_dir();
-    ensure!(rundir::is_run(&run_dir), "{} holds no run (no {})", run_dir.display(), rundir::CONFIG_FILE);
     let (iteration, dir, _generator_vs, generator) =
         eval::load_generator(&run_dir, cli.source.checkpoint, &[CRITIC_FILE], device, cli.samples.precision)?;
     let critic_vs = nn::VarStore::new(device);

@@ -4,7 +4,7 @@
 //! longer learn (runs P and P32 of docs/results.md). With `--since`, also whether G's weights
 //! still change at all.
 
-use anyhow::{ensure, Result};
+use anyhow::Result;
 use clap::Parser;
 use cli::{CheckpointArgs, DeviceArgs};
 use eval::SamplesArgs;
@@ -45,7 +45,6 @@ fn saturation(cli: Cli) -> Result<()> {
     cli.samples.ensure_memory("reading", 28.0 * 28.0 * (4.0 + 4.0 + 8.0 + 3.0 * 8.0))?;
     let device = cli.device.device()?;
     let run_dir = cli.source.run_dir();
-    ensure!(rundir::is_run(&run_dir), "{} holds no run (no {})", run_dir.display(), rundir::CONFIG_FILE);
     let SamplesArgs { n, seed, precision } = cli.samples;
     let (iteration, _, vs, generator) = eval::load_generator(&run_dir, cli.source.checkpoint, &[], device, precision)?;
     let (z, classes) = eval::balanced_noise(n, generator.z_size(), seed, device)?;
@@ -107,7 +106,7 @@ fn pre_activations(generator: &Generator, z: &Tensor, classes: &Tensor) -> Tenso
 }
 
 /// The share of `pre` whose tanh, computed in `kind`, is exactly ±1, and the mean of 1 - tanh²
-/// there: the factor tanh's backward pass multiplies every gradient by.
+/// over all of `pre`: the factor tanh's backward pass multiplies each gradient by.
 fn flat_share(pre: &Tensor, kind: Kind) -> (f64, f64) {
     let y = pre.to_kind(kind).tanh();
     let flat = y.abs().eq(1.0).to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
