@@ -305,13 +305,15 @@ impl Generator {
     /// bounded and every activation fits the blocks the allocator keeps (the critic
     /// loop's 10,000 fakes of a boost iteration, evaluation samples).
     pub fn generate(&self, z: &Tensor, class: &Tensor) -> Tensor {
+        self.in_chunks(z, class, |z, c| self.forward(z, c))
+    }
+
+    /// `pass` over `z` and `class` in chunks of `generate`'s size, without autograd, its outputs
+    /// concatenated (for what else is read from many samples, such as a traced layer).
+    pub fn in_chunks(&self, z: &Tensor, class: &Tensor, mut pass: impl FnMut(&Tensor, &Tensor) -> Tensor) -> Tensor {
         let _guard = tch::no_grad_guard();
-        let chunks: Vec<Tensor> = z
-            .split(GENERATE_CHUNK, 0)
-            .iter()
-            .zip(class.split(GENERATE_CHUNK, 0))
-            .map(|(z, c)| self.forward(z, &c))
-            .collect();
+        let chunks: Vec<Tensor> =
+            z.split(GENERATE_CHUNK, 0).iter().zip(class.split(GENERATE_CHUNK, 0)).map(|(z, c)| pass(z, &c)).collect();
         Tensor::cat(&chunks, 0)
     }
 

@@ -12,8 +12,6 @@ use model::{Generator, Precision};
 use std::collections::HashMap;
 use tch::{Kind, Tensor};
 
-/// Images per generator pass, the batch size (as `Generator::generate`).
-const CHUNK: i64 = 100;
 /// tanh's input is stepped this finely to find where each precision's tanh reaches 1.
 const STEP: f64 = 1e-4;
 
@@ -85,24 +83,17 @@ fn saturation(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-/// G's last layer before tanh, for every sample, without autograd, in chunks.
+/// G's last layer before tanh, for every sample.
 fn pre_activations(generator: &Generator, z: &Tensor, classes: &Tensor) -> Tensor {
-    let _guard = tch::no_grad_guard();
-    let chunks: Vec<Tensor> = z
-        .split(CHUNK, 0)
-        .iter()
-        .zip(classes.split(CHUNK, 0))
-        .map(|(z, c)| {
-            let mut pre = None;
-            let _images = generator.forward_traced(z, &c, &mut |name, x| {
-                if name == "conv_out" {
-                    pre = Some(x.to_kind(Kind::Float));
-                }
-            });
-            pre.expect("the generator traces its conv_out layer")
-        })
-        .collect();
-    Tensor::cat(&chunks, 0)
+    generator.in_chunks(z, classes, |z, c| {
+        let mut pre = None;
+        let _images = generator.forward_traced(z, c, &mut |name, x| {
+            if name == "conv_out" {
+                pre = Some(x.to_kind(Kind::Float));
+            }
+        });
+        pre.expect("the generator traces its conv_out layer")
+    })
 }
 
 /// The share of `pre` whose tanh, computed in `kind`, is exactly ±1, and the mean of 1 - tanh²
