@@ -59,12 +59,17 @@ enum Command {
     /// TensorBoard shows them. Several --run overlay their curves, one color each.
     #[command(allow_negative_numbers = true)]
     Plot {
-        /// Run name; repeat to overlay several runs.
-        #[arg(long, default_value = "B", value_parser = cli::parse::run_name)]
+        /// Run name; repeat to overlay several runs (default: B, unless --all or --csv is given).
+        #[arg(long, value_parser = cli::parse::run_name)]
         run: Vec<String>,
         /// Every run under --runs-dir (e.g. a sweep's directory), overlaid.
         #[arg(long, conflicts_with = "run")]
         all: bool,
+        /// A published run: its scalars CSV as scripts/publish-results writes it
+        /// (docs/results/RUN-scalars.csv), drawn as run RUN, exactly as its run directory drew.
+        /// Repeat, and mix with --run, to overlay runs whose run directories are gone.
+        #[arg(long, value_name = "RUN-scalars.csv")]
+        csv: Vec<PathBuf>,
         /// Output PNG (default: <runs-dir>/<run>/curves.png for one run, else
         /// <runs-dir>/curves.png). An existing file other than the default is kept unless --force.
         #[arg(long)]
@@ -97,8 +102,13 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::TrainJudge { config, force } => train_judge(&cli.judge_dir, &cli.data_dir, &cli.device, config, force),
-        Command::Plot { run, all, out, force, smoothing, until } => {
-            plot(&cli.runs_dir, run, all, out, force, smoothing, until)
+        Command::Plot { run, all, csv, out, force, smoothing, until } => {
+            let runs = match (all, run.is_empty() && csv.is_empty()) {
+                (true, _) => all_runs(&cli.runs_dir)?,
+                (false, true) => vec!["B".to_string()],
+                (false, false) => run,
+            };
+            plot(&cli.runs_dir, runs, csv, out, force, smoothing, until)
         }
         Command::Score { run, checkpoint, samples, real } => {
             let what = (!real).then(|| (cli.runs_dir.join(&run), checkpoint));
@@ -189,21 +199,23 @@ fn all_runs(runs_dir: &std::path::Path) -> Result<Vec<String>> {
 fn plot(
     runs_dir: &std::path::Path,
     runs: Vec<String>,
-    all: bool,
+    csv: Vec<PathBuf>,
     out: Option<PathBuf>,
     force: bool,
     smoothing: f64,
     until: Option<u64>,
 ) -> Result<()> {
-    let runs = if all { all_runs(runs_dir)? } else { runs };
-    let mut curves: Vec<plot::Curves> =
-        runs.iter().map(|r| plot::Curves::load(r, &runs_dir.join(r))).collect::<Result<_>>()?;
+    let from_dirs = runs.iter().map(|r| plot::Curves::load(r, &runs_dir.join(r)));
+    let from_csvs = csv.iter().map(|path| plot::Curves::from_csv(path));
+    let mut curves: Vec<plot::Curves> = from_dirs.chain(from_csvs).collect::<Result<_>>()?;
     if let Some(last) = until {
         for c in &mut curves {
             c.series.values_mut().for_each(|points| points.retain(|p| p.0 <= last));
         }
     }
-    let out = eval::picture_path(runs_dir, &runs, "curves", out, force)?;
+    // A single run's picture goes to its directory; with a CSV among them, to --runs-dir.
+    let own = if csv.is_empty() { &runs[..] } else { &[] };
+    let out = eval::picture_path(runs_dir, own, "curves", out, force)?;
     if curves.len() > 1 {
         println!("{}", plot::difference_table(&curves));
     }

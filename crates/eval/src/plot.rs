@@ -1,7 +1,7 @@
 //! Training curves as one picture: the seven logged losses and the judge's scores of one run or
 //! several overlaid, each as TensorBoard shows it (raw values faint, a smoothed line over them).
 
-use anyhow::{anyhow, ensure, Result};
+use anyhow::{anyhow, ensure, Context, Result};
 use logging::tensorboard::{read_dir, Record};
 use plotters::prelude::*;
 use rundir::tags;
@@ -57,10 +57,44 @@ impl Curves {
             }
         }
         ensure!(!series.is_empty(), "{} holds no logged scalars (no event files)", run_dir.display());
+        Ok(Curves::in_step_order(name.to_string(), series, judge_of(run_dir)))
+    }
+
+    /// Reads a scalars CSV as scripts/publish-results writes it (`RUN-scalars.csv`: `iteration`,
+    /// then one column per tag; an empty cell: not logged at that step), named RUN, so that a
+    /// published run can be drawn after its run directory is gone. Its values are the event
+    /// files' f32 values written in full, so they plot exactly as the run directory did.
+    pub fn from_csv(path: &Path) -> Result<Curves> {
+        let file = path.display();
+        let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {file}"))?;
+        let header = reader.headers().with_context(|| format!("cannot read {file}"))?.clone();
+        ensure!(
+            header.get(0) == Some("iteration") && header.len() > 1,
+            "{file} is not a scalars CSV: its header must be `iteration` and then the tags, as \
+             scripts/publish-results writes docs/results/RUN-scalars.csv"
+        );
+        let mut series: BTreeMap<String, Vec<(u64, f64)>> = BTreeMap::new();
+        for row in reader.records() {
+            let row = row.with_context(|| format!("{file} is damaged"))?;
+            let line = row.position().map_or(0, |p| p.line());
+            let bad = |what: &str, cell: &str| anyhow!("{file} line {line}: {what} {cell:?} is not a number");
+            let step: u64 = row[0].parse().map_err(|_| bad("iteration", &row[0]))?;
+            for (tag, cell) in header.iter().zip(row.iter()).skip(1).filter(|(_, cell)| !cell.is_empty()) {
+                let value: f64 = cell.parse().map_err(|_| bad(tag, cell))?;
+                series.entry(tag.to_string()).or_default().push((step, value));
+            }
+        }
+        ensure!(!series.is_empty(), "{file} holds no logged scalars");
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = stem.strip_suffix("-scalars").unwrap_or(&stem).to_string();
+        Ok(Curves::in_step_order(name, series, None))
+    }
+
+    fn in_step_order(name: String, mut series: BTreeMap<String, Vec<(u64, f64)>>, judge: Option<String>) -> Curves {
         for points in series.values_mut() {
             points.sort_by_key(|p| p.0);
         }
-        Ok(Curves { name: name.to_string(), series, judge: judge_of(run_dir) })
+        Curves { name, series, judge }
     }
 }
 

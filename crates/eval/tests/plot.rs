@@ -146,3 +146,84 @@ fn lines_leave_the_panel_where_they_cross_its_band() {
     assert!(clip_to_band(&[(0.0, 5.0), (1.0, 6.0)], 0.0, 1.0).is_empty());
     assert_eq!(clip_to_band(&[(0.0, 1.0), (1.0, 1.0)], 0.0, 1.0), vec![vec![(0.0, 1.0), (1.0, 1.0)]]);
 }
+
+/// A run's scalars as scripts/publish-results writes them: `iteration`, then one column per tag,
+/// each value in full (the shortest form that reads back as the same f64), empty where not logged.
+fn write_scalars_csv(curves: &Curves, path: &Path) {
+    let tags: Vec<&String> = curves.series.keys().collect();
+    let steps: std::collections::BTreeSet<u64> = curves.series.values().flatten().map(|p| p.0).collect();
+    let mut text = std::iter::once("iteration".to_string())
+        .chain(tags.iter().map(|t| t.to_string()))
+        .collect::<Vec<_>>()
+        .join(",");
+    for step in steps {
+        text += &format!("\n{step}");
+        for tag in &tags {
+            let cell = curves.series[*tag].iter().find(|p| p.0 == step).map(|p| p.1.to_string());
+            text += &format!(",{}", cell.unwrap_or_default());
+        }
+    }
+    std::fs::write(path, text + "\n").unwrap();
+}
+
+#[test]
+fn a_published_scalars_csv_plots_exactly_as_its_run_directory() {
+    let runs = tempfile::tempdir().unwrap();
+    fake_run(&runs.path().join("gone"), "aaaa", Some(500), |s| 5.0 * (-(s as f32) / 300.0).exp() - 1.1);
+    let from_dir = Curves::load("gone", &runs.path().join("gone")).unwrap();
+    let csv = runs.path().join("gone-scalars.csv");
+    write_scalars_csv(&from_dir, &csv);
+
+    // Same name, same points to the last bit; eval/fid's column is empty from 500 on (the resumed
+    // session logged none).
+    let from_csv = Curves::from_csv(&csv).unwrap();
+    assert_eq!(from_csv.name, "gone");
+    assert_eq!(from_csv.series, from_dir.series);
+    assert_eq!(
+        (from_csv.series["eval/fid"].len(), from_csv.series["D loss (-1*D_real_is_fake - D_fake_is_fake)"].len()),
+        (50, 100)
+    );
+
+    // The same picture, byte for byte, once the run directory is gone.
+    let by_dir = runs.path().join("by-dir.png");
+    assert!(plot(runs.path(), &["--run", "gone", "--out", by_dir.to_str().unwrap()]).status.success());
+    std::fs::remove_dir_all(runs.path().join("gone")).unwrap();
+    let by_csv = runs.path().join("by-csv.png");
+    let out = plot(runs.path(), &["--csv", csv.to_str().unwrap(), "--out", by_csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&by_csv).unwrap(), std::fs::read(&by_dir).unwrap());
+}
+
+#[test]
+fn a_published_run_reads_back_from_its_csv() {
+    // Run P32-seed778: logged every 10 iterations to 490, judged at 0 and 250.
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/results/P32-seed778-scalars.csv");
+    let run = Curves::from_csv(&csv).unwrap();
+    assert_eq!(run.name, "P32-seed778");
+    assert_eq!(run.series.len(), 9);
+    let d_loss = &run.series["D loss (-1*D_real_is_fake - D_fake_is_fake)"];
+    assert_eq!((d_loss.len(), d_loss[0].0, d_loss[49].0), (50, 0, 490));
+    let fid: Vec<u64> = run.series["eval/fid"].iter().map(|p| p.0).collect();
+    assert_eq!(fid, [0, 250]);
+}
+
+#[test]
+fn a_scalars_csv_that_is_not_one_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("step,D_real_class\n0,1.5\n", "its header must be `iteration` and then the tags"),
+        ("iteration,D_real_class\n0,1.5\n10,abc\n", "line 3: D_real_class \"abc\" is not a number"),
+        ("iteration,D_real_class\nten,1.5\n", "line 2: iteration \"ten\" is not a number"),
+        ("iteration,D_real_class\n0,1.5\n10,1.5,7\n", "is damaged"),
+        ("iteration,D_real_class\n0,\n", "holds no logged scalars"),
+    ];
+    for (i, (text, expected)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("case{i}-scalars.csv"));
+        std::fs::write(&path, text).unwrap();
+        let error = format!("{:#}", Curves::from_csv(&path).err().unwrap());
+        assert!(error.contains(expected) && error.contains(&format!("case{i}")), "{error}");
+    }
+    let out = plot(dir.path(), &["--csv", dir.path().join("nothere.csv").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: cannot read"));
+}
